@@ -22,6 +22,6 @@ from .functional import (abs, cat, chunk, clamp, exp, flatten, log, matmul, maxi
                          minimum, reshape, split, sqrt, squeeze, stack, sum, unsqueeze, where)
 from .testing import GradcheckError, gradcheck
 from .serialization import load, save
-from . import nn, optim
+from . import data, nn, optim
 
 __version__ = "0.1.0"

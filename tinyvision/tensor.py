@@ -27,10 +27,13 @@ def as_array(data, dtype=None, copy=False):
             dtype = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"tensor: dtype must be a NumPy dtype or its name, got {dtype!r}") from None
+    if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as an ndarray does
+        data = np.asarray(data)
     if hasattr(data, "__cuda_array_interface__"):  # a CuPy array stays on its device
         return data.astype(dtype, copy=copy) if dtype is not None else (data.copy() if copy else data)
     if isinstance(data, np.ndarray):
-        return np.array(data, dtype=dtype, copy=copy) if (copy or dtype is not None) else data
+        # copy=None: NumPy 2 reads copy=False as "never copy" and refuses a cast that needs one.
+        return np.array(data, dtype=dtype, copy=copy or None) if (copy or dtype is not None) else data
     arr = np.asarray(data, dtype=dtype)
     if dtype is None and arr.dtype == np.float64:
         arr = arr.astype(np.float32)  # Python floats are float32, as in PyTorch
@@ -320,8 +323,21 @@ Tensor.__abs__ = F.abs
 Tensor.__getitem__ = F.getitem
 Tensor.__lt__, Tensor.__le__ = _compare(np.less), _compare(np.less_equal)
 Tensor.__gt__, Tensor.__ge__ = _compare(np.greater), _compare(np.greater_equal)
-Tensor.eq, Tensor.ne = _compare(np.equal), _compare(np.not_equal)
-Tensor.__hash__ = object.__hash__  # tensors are dict keys by identity (optimizer state)
+Tensor.__eq__ = Tensor.eq = _compare(np.equal)      # elementwise, as PyTorch
+Tensor.__ne__ = Tensor.ne = _compare(np.not_equal)
+Tensor.__hash__ = object.__hash__  # but dict keys by identity (optimizer state), as PyTorch
+
+
+def _bool(self):
+    if self.data.size != 1:
+        raise RuntimeError(f"bool: the truth value of a tensor with {self.data.size} elements "
+                           "is ambiguous; use .any() or .all()")
+    return bool(self.data)
+
+
+Tensor.__bool__ = _bool
+Tensor.any = lambda self: Tensor._make(np.asarray(self.data.any()))
+Tensor.all = lambda self: Tensor._make(np.asarray(self.data.all()))
 Tensor.T = property(lambda self: F.permute(self, tuple(reversed(range(self.ndim)))))
 Tensor.t = lambda self: F.transpose(self, 0, 1) if self.ndim == 2 else self
 Tensor.expand_as = lambda self, other: F.expand(self, other.shape)
