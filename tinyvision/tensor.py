@@ -34,12 +34,18 @@ def as_array(data, dtype=None, copy=False):
     if isinstance(data, np.ndarray):
         # copy=None: NumPy 2 reads copy=False as "never copy" and refuses a cast that needs one.
         return np.array(data, dtype=dtype, copy=copy or None) if (copy or dtype is not None) else data
-    arr = np.asarray(data, dtype=dtype)
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        why = ("ragged nested lists: every row must have the same length"
+               if "inhomogeneous" in str(e) else str(e))
+        raise ValueError(f"tensor: cannot make a tensor from this {type(data).__name__} "
+                         f"({why})") from None
     if dtype is None and arr.dtype == np.float64:
         arr = arr.astype(np.float32)  # Python floats are float32, as in PyTorch
-    if arr.dtype == object:
+    if arr.dtype.kind in "OUSV":  # objects, strings, bytes, records
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} "
-                        "(ragged nested lists or non-numeric items)")
+                        f"(non-numeric items, NumPy dtype {arr.dtype})")
     return arr
 
 

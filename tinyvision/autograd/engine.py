@@ -11,14 +11,22 @@ import numpy as np
 
 
 def _topological_order(root):
-    """Nodes reachable from ``root``, each listed after all nodes that feed it (iterative DFS)."""
-    order, visited = [], {root}
+    """Nodes reachable from ``root``, each listed after all nodes that feed it (iterative DFS).
+
+    NOTE: a node is marked when it is expanded, not when it is pushed: marking on push lets a
+    node shared by two paths (a diamond, a residual) be listed before a consumer reached
+    later, and its backward would then run before all its gradient had arrived.
+    """
+    order, expanded = [], set()
     stack = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if children_done:
             order.append(node)
             continue
+        if node in expanded:
+            continue
+        expanded.add(node)
         if getattr(node, "released", False):
             raise RuntimeError(
                 f"backward: the graph through {node.fn.__name__} was already freed by an earlier "
@@ -26,8 +34,7 @@ def _topological_order(root):
         stack.append((node, True))
         for t in node.inputs:
             child = t.grad_fn if t is not None else None
-            if child is not None and child not in visited:
-                visited.add(child)
+            if child is not None and child not in expanded:
                 stack.append((child, False))
     return order  # leaves-side first; the loss's node last
 

@@ -22,6 +22,8 @@ argument of ``forward`` (None for arguments that need none).
 """
 import weakref
 
+import numpy as np
+
 from . import grad_mode
 from ..tensor import Tensor
 
@@ -89,10 +91,12 @@ class Function:
 
 def _wrap(array, ctx, index):
     t = Tensor.__new__(Tensor)
-    t.data = array
-    t.grad = None
     differentiable = (ctx is not None and array.dtype.kind in "fc"
                       and id(array) not in getattr(ctx, "non_differentiable", ()))
+    if isinstance(array, np.generic):  # NumPy gives scalars for some 0-d results (x[0, 1], v @ v)
+        array = np.asarray(array)
+    t.data = array
+    t.grad = None
     t.requires_grad = differentiable
     t.grad_fn = ctx if differentiable else None
     t._output_index = index

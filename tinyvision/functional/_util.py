@@ -24,9 +24,9 @@ def operand(x, like):
     anything else becomes an array by tinyvision's dtype rules."""
     if isinstance(x, (Tensor, np.ndarray)):
         return x
-    if isinstance(x, (bool, int, float)):
+    if isinstance(x, (bool, int, float, np.bool_, np.number)):  # NumPy scalars too, as PyTorch
         ref = like.data.dtype if isinstance(like, Tensor) else np.asarray(like).dtype
-        if isinstance(x, float) and ref.kind not in "fc":
+        if np.asarray(x).dtype.kind == "f" and ref.kind not in "fc":
             return np.asarray(x, np.float32)  # int tensor * 0.5 is float, as in PyTorch
         return np.asarray(x, ref if ref.kind != "b" else None)
     return as_array(x)

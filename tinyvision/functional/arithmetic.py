@@ -57,6 +57,8 @@ class DivFn(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        if np.result_type(a, b).kind in "biu":  # int / int is float32, as in PyTorch
+            return np.true_divide(a, b, dtype=np.float32)
         return np.true_divide(a, b)
 
     @staticmethod
@@ -78,15 +80,19 @@ class PowFn(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        """z = aᵇ: dz/da = b·aᵇ⁻¹, dz/db = aᵇ·ln a (taken as 0 where a = 0, as PyTorch)."""
+        """z = aᵇ: dz/da = b·aᵇ⁻¹ (0 where b = 0), dz/db = aᵇ·ln a (0 where a = 0 and b ≥ 0),
+        PyTorch's conventions."""
         a, b, y = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if na:
-            ga = unbroadcast(gy * b * np.power(a, b - 1), np.shape(a))
+            # NOTE: at a = 0, b = 0 the formula is 0·0⁻¹ = nan, but a⁰ = 1 has derivative 0.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = np.where(b == 0, 0, b * np.power(a, b - 1))
+            ga = unbroadcast(gy * da, np.shape(a))
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(a == 0, 0, np.log(np.where(a == 0, 1, a)))
+                log_a = np.where((a == 0) & (b >= 0), 0, np.log(np.where(a == 0, 1, a)))
             gb = unbroadcast(gy * y * log_a, np.shape(b))
         return ga, gb
 
@@ -211,8 +217,23 @@ class MaximumFn(Function):
 # ---- public functions ---------------------------------------------------------------------
 def _binary(fn, a, b):
     if not isinstance(a, Tensor) and isinstance(b, Tensor):
-        return fn.apply(operand(a, b), b)
-    return fn.apply(operand(a, a), operand(b, a))
+        return fn.apply(*_promote(operand(a, b), b))
+    return fn.apply(*_promote(operand(a, a), operand(b, a)))
+
+
+def _promote(a, b):
+    """PyTorch's promotion across kinds: an integer or bool operand meeting a floating one
+    takes the floating one's dtype (NumPy would make int64 + float32 a float64)."""
+    ka, kb = _arr(a).dtype.kind, _arr(b).dtype.kind
+    if ka in "biu" and kb in "fc":
+        return _arr(a).astype(_arr(b).dtype), b
+    if kb in "biu" and ka in "fc":
+        return a, _arr(b).astype(_arr(a).dtype)
+    return a, b
+
+
+def _arr(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
 def add(input, other, alpha=1):
@@ -243,7 +264,8 @@ def maximum(input, other):
 
 def minimum(input, other):
     """min(a, b) = −max(−a, −b): one backward serves both."""
-    return neg(maximum(neg(input), neg(other)))
+    like = input if isinstance(input, Tensor) else other  # a Python scalar takes its dtype
+    return neg(maximum(neg(operand(input, like)), neg(operand(other, like))))
 
 
 def neg(input):
@@ -270,7 +292,20 @@ def clamp(input, min=None, max=None):
     """Limit values to [min, max]; either bound may be None."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return ClampFn.apply(operand(input, input), lo=min, hi=max)
+    x = operand(input, input)
+    return ClampFn.apply(x, lo=_bound(min, x, "min"), hi=_bound(max, x, "max"))
+
+
+def _bound(b, x, name):
+    """A clamp bound as a Python scalar or an array of the input's dtype; Tensor bounds are
+    constants here (their gradient is not computed, so one that asks for it is refused)."""
+    if b is None or isinstance(b, (int, float)):
+        return b
+    if isinstance(b, Tensor) and b.requires_grad:
+        raise ValueError(f"clamp: gradients w.r.t. the bound {name} are not supported; use "
+                         "tv.maximum / tv.minimum for a learnable bound")
+    dtype = _arr(x).dtype if _arr(x).dtype.kind in "fc" else None
+    return np.asarray(b.data if isinstance(b, Tensor) else b, dtype)
 
 
 clip = clamp

@@ -24,10 +24,10 @@ class MatmulFn(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = gy
+        if b.ndim == 1:  # first: for vector @ vector, gy is 0-d and becomes (1,), then (1, 1)
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         ga = gb = None
         if na:
             ga = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
@@ -67,6 +67,11 @@ def matmul(input, other):
     k_a, k_b = sa[-1], (sb[0] if len(sb) == 1 else sb[-2])
     if k_a != k_b:
         raise ValueError(f"matmul: inner dims differ: {sa} @ {sb} ({k_a} != {k_b})")
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dims {sa[:-2]} and {sb[:-2]} do not broadcast: "
+                         f"{sa} @ {sb}") from None
     return MatmulFn.apply(a, b)
 
 

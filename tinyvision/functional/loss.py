@@ -37,6 +37,13 @@ def _check_finite(x, fn, name):
                          "the model diverged or the data is bad")
 
 
+def _broadcasts_to(shape, target):
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def _reduce(loss, reduction):
     if reduction == "mean":
         return R.mean(loss)
@@ -115,8 +122,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             q = q / (w_item.sum() if w is not None else valid.sum())
     else:
         if t.shape != z.shape:
+            hint = (f"; class-index targets need an integer dtype (int64), got {t.dtype}"
+                    if t.shape == z.shape[:1] + z.shape[2:] else "")
             raise ValueError(f"{fn}: probability target must have the input's shape {z.shape}, "
-                             f"got {t.shape}")
+                             f"got {t.shape}{hint}")
         _check_finite(target, fn, "target")
         q = wc * ((1 - eps) * t.astype(z.dtype) + eps / C)
         if reduction == "mean":
@@ -133,10 +142,14 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if logp.ndim < 2 or t.shape != logp.shape[:1] + logp.shape[2:] or t.dtype.kind not in "iu":
         raise ValueError(f"{fn}: expected input (N, C, ...) and integer target (N, ...), "
                          f"got {logp.shape} and {t.shape} {t.dtype}")
+    _check_finite(input, fn, "input")
     C = logp.shape[1]
     valid = t != ignore_index
-    if (valid & ((t < 0) | (t >= C))).any():
-        raise ValueError(f"{fn}: target values must be in 0..{C - 1} or ignore_index")
+    bad = valid & ((t < 0) | (t >= C))
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"{fn}: target has class {t[i]} at index {i}, but input has {C} "
+                         f"classes (valid: 0..{C - 1}, or ignore_index={ignore_index})")
     safe = np.expand_dims(np.where(valid, t, 0), 1)
     w = np.ones(C, logp.dtype) if weight is None else _arr(weight).astype(logp.dtype)
     w_item = w[safe[:, 0]] * valid
@@ -187,6 +200,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         raise ValueError(f"{fn}: target shape {t.shape} must equal input shape {x.shape}")
     _check_finite(input, fn, "input")
     _check_finite(target, fn, "target")
+    for name, v in (("weight", weight), ("pos_weight", pos_weight)):
+        if v is not None and not _broadcasts_to(_arr(v).shape, x.shape):
+            raise ValueError(f"{fn}: {name} of shape {_arr(v).shape} does not broadcast to the "
+                             f"input's shape {x.shape}")
     w = None if weight is None else np.broadcast_to(_arr(weight), x.shape).astype(x.dtype)
     p = None if pos_weight is None else _arr(pos_weight).astype(x.dtype)
     target = operand(target, input) if isinstance(target, Tensor) else t.astype(x.dtype)
@@ -244,6 +261,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """‖x1 − x2 + ε‖_p over the last dim (PyTorch adds ε to the difference)."""
     d = A.abs(A.add(A.sub(x1, x2), eps))
+    if p == float("inf"):  # the limit of the p-norm: the largest |difference|
+        return R.amax(d, dim=-1, keepdim=keepdim)
     return A.pow(R.sum(A.pow(d, p), dim=-1, keepdim=keepdim), 1.0 / p)
 
 

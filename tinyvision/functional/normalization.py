@@ -68,6 +68,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     x = _arr(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"batch_norm: input must be floating point, got dtype {x.dtype}")
     C = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):

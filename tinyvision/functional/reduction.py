@@ -63,8 +63,9 @@ class AmaxFn(Function):
     def backward(ctx, gy):
         x, y = ctx.saved_tensors
         hit = x == y
+        share = (hit / hit.sum(axis=ctx.axes, keepdims=True)).astype(gy.dtype, copy=False)
         gy = _expand_back(gy, x.shape, ctx.axes, ctx.keepdim)
-        return gy * hit / hit.sum(axis=ctx.axes, keepdims=True), None, None, None
+        return gy * share, None, None, None
 
 
 class MaxDimFn(Function):
@@ -108,14 +109,36 @@ class VarFn(Function):
         return gy * centred * (2.0 / ctx.denom), None, None, None
 
 
+class StdFn(Function):
+    @staticmethod
+    def forward(ctx, x, axes, correction, keepdim):
+        ctx.std = np.sqrt(VarFn.forward(ctx, x, axes, correction, keepdim))
+        return ctx.std
+
+    @staticmethod
+    def backward(ctx, gy):
+        """std = √var: d std/dx = (d var/dx) / (2 std), taken as 0 where std = 0 (PyTorch's
+        choice; √ has no derivative at 0, and composing sqrt(var) would give 0·∞ = nan)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gvar = np.where(ctx.std == 0, 0, gy / (2 * ctx.std)).astype(gy.dtype, copy=False)
+        return VarFn.backward(ctx, gvar)
+
+
 # ---- public functions ---------------------------------------------------------------------
 def _x(input):
     return operand(input, input)
 
 
+def _axes(x, dim, fn):
+    """The reduced axes; a 0-d tensor takes dim 0 or -1 and reduces nothing (as PyTorch)."""
+    ndim = np.ndim(_arr(x))
+    axes = normalize_dim(dim, ndim, fn)
+    return axes if ndim else ()
+
+
 def sum(input, dim=None, keepdim=False):
     x = _x(input)
-    return SumFn.apply(x, normalize_dim(dim, np.ndim(_arr(x)), "sum"), keepdim)
+    return SumFn.apply(x, _axes(x, dim, "sum"), keepdim)
 
 
 def mean(input, dim=None, keepdim=False):
@@ -123,7 +146,7 @@ def mean(input, dim=None, keepdim=False):
     arr = x.data if isinstance(x, Tensor) else x
     if arr.dtype.kind not in "fc":
         raise TypeError(f"mean: input must be floating point, got dtype {arr.dtype}")
-    return MeanFn.apply(x, normalize_dim(dim, arr.ndim, "mean"), keepdim)
+    return MeanFn.apply(x, _axes(x, dim, "mean"), keepdim)
 
 
 def _extreme(input, dim, keepdim, largest, name):
@@ -134,6 +157,8 @@ def _extreme(input, dim, keepdim, largest, name):
     if dim is None:
         return AmaxFn.apply(x, normalize_dim(None, arr.ndim, name), False, largest)
     (d,) = normalize_dim(dim, arr.ndim, name)
+    if arr.ndim == 0:  # the value itself, at index 0
+        return MaxMin(AmaxFn.apply(x, (), False, largest), Tensor(np.zeros((), np.int64)))
     return MaxMin(*MaxDimFn.apply(x, d, keepdim, largest))
 
 
@@ -149,12 +174,12 @@ def min(input, dim=None, keepdim=False):
 
 def amax(input, dim=None, keepdim=False):
     x = _x(input)
-    return AmaxFn.apply(x, normalize_dim(dim, np.ndim(_arr(x)), "amax"), keepdim, True)
+    return AmaxFn.apply(x, _axes(x, dim, "amax"), keepdim, True)
 
 
 def amin(input, dim=None, keepdim=False):
     x = _x(input)
-    return AmaxFn.apply(x, normalize_dim(dim, np.ndim(_arr(x)), "amin"), keepdim, False)
+    return AmaxFn.apply(x, _axes(x, dim, "amin"), keepdim, False)
 
 
 def _arr(x):
@@ -179,10 +204,11 @@ def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Variance Σ(x − x̄)²/(n − correction); correction defaults to 1 (Bessel), 0 if not unbiased."""
     x = _x(input)
     c = (1 if unbiased else 0) if correction is None else correction
-    return VarFn.apply(x, normalize_dim(dim, np.ndim(_arr(x)), "var"), c, keepdim)
+    return VarFn.apply(x, _axes(x, dim, "var"), c, keepdim)
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    """√var, composed: its backward is sqrt's times var's."""
-    from .arithmetic import sqrt
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """√var, with var's arguments."""
+    x = _x(input)
+    c = (1 if unbiased else 0) if correction is None else correction
+    return StdFn.apply(x, _axes(x, dim, "std"), c, keepdim)

@@ -256,8 +256,12 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    n = _arr(input).shape[dim]
-    return split(input, -(-n // chunks), dim)
+    """``chunks`` pieces of equal size ⌈n / chunks⌉ along dim (fewer if n runs out), as torch."""
+    if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    shape = _arr(input).shape
+    (d,) = normalize_dim(dim, len(shape), "chunk")
+    return split(input, max(1, -(-shape[d] // chunks)), d)
 
 
 def pad(input, pad, mode="constant", value=0.0):

@@ -4,7 +4,9 @@ A Module keeps its Parameters, buffers (non-learned state such as BatchNorm's ru
 and sub-modules as attributes; assigning one registers it, as in PyTorch, so
 ``named_parameters``, ``state_dict`` and ``train``/``eval`` find everything by walking the tree.
 """
+import itertools
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -39,14 +41,19 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
                                  "assigning attributes")
+        if name in self._buffers and (value is None or type(value) is Tensor):
+            self._buffers[name] = value  # a new value for a buffer stays a buffer (as PyTorch)
+            return
+        target = (self._parameters if isinstance(value, Parameter) else
+                  self._modules if isinstance(value, Module) else None)
         for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        else:
+            if store is not target:  # a replaced entry keeps its place in the order
+                store.pop(name, None)
+        if target is None:
             object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)
+            target[name] = value
 
     def __getattr__(self, name):
         d = self.__dict__
@@ -88,16 +95,24 @@ class Module:
     def register_forward_hook(self, hook):
         """Call ``hook(module, inputs, output)`` after each forward (CAM/Grad-CAM use this).
         Returns a handle whose ``remove()`` unregisters it."""
-        key = id(hook)
+        key = next(_hook_ids)  # not id(hook): the same function may be registered twice
         self._forward_hooks[key] = hook
         return _RemovableHandle(self._forward_hooks, key)
 
     # ---- walking the tree ---------------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(name, module) for this module and all below it, depth first. A module reachable
+        by two names is listed once, under the first, unless ``remove_duplicate=False``."""
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(prefix + ("." if prefix else "") + name)
+                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                           remove_duplicate)
 
     def modules(self):
         return (m for _, m in self.named_modules())
@@ -110,7 +125,7 @@ class Module:
 
     def _named(self, store, prefix, recurse):
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
         for mod_prefix, m in modules:
             for name, t in getattr(m, store).items():
                 if t is None or id(t) in seen:
@@ -179,7 +194,7 @@ class Module:
     def state_dict(self):
         """Every parameter and buffer by dotted name, as arrays (shared with the model)."""
         out = OrderedDict()
-        for m_prefix, m in self.named_modules():
+        for m_prefix, m in self.named_modules(remove_duplicate=False):  # every name, as PyTorch
             dot = m_prefix + ("." if m_prefix else "")
             for store in (m._parameters, m._buffers):
                 for name, t in store.items():
@@ -193,8 +208,11 @@ class Module:
         Nothing is changed unless everything fits. With ``strict=False`` missing and
         unexpected keys are allowed (shapes must still match). Returns (missing, unexpected).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict ({type(self).__name__}): expected a dict of arrays "
+                            f"(from state_dict() or tv.load), got {type(state_dict).__name__}")
         own = {}
-        for m_prefix, m in self.named_modules():
+        for m_prefix, m in self.named_modules(remove_duplicate=False):
             dot = m_prefix + ("." if m_prefix else "")
             for store in (m._parameters, m._buffers):
                 for name, t in store.items():
@@ -236,6 +254,9 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+_hook_ids = itertools.count()
 
 
 class _RemovableHandle:
