@@ -7,6 +7,7 @@ pad), a fold of the mirrored border (reflect pad).
 """
 import numpy as np
 
+from .. import kernels
 from ..autograd.function import Function
 from ..tensor import Tensor
 from ._util import normalize_dim, operand, unbroadcast
@@ -62,13 +63,26 @@ class GetItemFn(Function):
     def backward(ctx, gy):
         """Put gy back where the elements were read. Basic indexing and masks read each
         element at most once, so assignment is enough; integer arrays may repeat an element,
-        so their gradients must be added (``np.add.at``, a scatter-add)."""
+        so their gradients must be added: a scatter-add. The common case, rows picked by
+        one integer array (``w[idx]``: embeddings, sampled RoIs, anchors), runs the native
+        ``scatter_add`` kernel; other patterns use NumPy's ``np.add.at``."""
         gx = np.zeros(ctx.shape, gy.dtype)
-        if ctx.scatter:
-            np.add.at(gx, ctx.index, gy)
+        index = ctx.index
+        if not ctx.scatter:
+            gx[index] = gy
+        elif _is_row_gather(index, gx):
+            rows = np.ascontiguousarray(index, dtype=np.int64).reshape(-1)
+            kernels.get("scatter_add", gx).scatter_add(
+                gx.reshape(ctx.shape[0], -1), rows, np.ascontiguousarray(gy).reshape(rows.size, -1))
         else:
-            gx[ctx.index] = gy
+            np.add.at(gx, index, gy)
         return gx, None
+
+
+def _is_row_gather(index, gx):
+    """``x[idx]`` with one integer ndarray on the first axis, on a float array with rows."""
+    return (isinstance(index, np.ndarray) and index.dtype.kind in "iu" and gx.ndim >= 1
+            and gx.dtype in (np.float32, np.float64) and isinstance(gx, np.ndarray))
 
 
 def _has_integer_array(index):
