@@ -4,7 +4,8 @@
     python benchmarks/ops.py --quick      # small shapes, few repeats (CI)
     python benchmarks/ops.py --markdown   # the README's table
 
-Each op family lives in its own module (ops_conv.py, ops_pool.py, ops_resample.py) and
+Each op family lives in its own module (ops_kernels.py, ops_conv.py, ops_pool.py,
+ops_resample.py) and
 exports ``cases(quick) -> [Case]``; this script times them all (medians, ms), prints
 GFLOP/s where it applies and the time ratio to PyTorch (below 1: tinyvision is faster),
 then Numba's first-call latency with a cold and a warm on-disk cache.
@@ -20,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import print_table, run_cases, torch  # noqa: E402
 
-FAMILIES = ["ops_conv", "ops_pool", "ops_resample"]
+FAMILIES = ["ops_kernels", "ops_conv", "ops_pool", "ops_resample"]
 
 # One small call of each Numba kernel, run in a fresh process so its JIT cost is visible.
 FIRST_CALL = """
@@ -47,7 +48,9 @@ def numba_first_call():
         out = []
         for _ in ("cold", "warm"):
             res = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, capture_output=True,
-                                 text=True, check=True)
+                                 text=True)
+            if res.returncode != 0:
+                raise RuntimeError("the first-call probe failed:\n" + res.stderr[-2000:])
             out.append(float(res.stdout.strip().splitlines()[-1]))
         return out
 

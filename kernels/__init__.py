@@ -22,9 +22,9 @@ from ._gpu import is_gpu_array
 
 MODULES = {"reference": "reference", "cython": "_cython", "numba": "numba_cpu", "cuda": "cuda"}
 
-# Automatic choice for NumPy arrays, fastest first, from benchmarks/kernels_im2col.py and
-# kernels_scatter_add.py on 2 idle cores (AMD EPYC, gcc 12 -O3 + OpenMP, Numba 0.68), in
-# float32 ms, median of 21 calls (float64 ranks the same):      reference   cython    numba
+# Automatic choice for NumPy arrays, fastest first, from `python benchmarks/ops.py --only
+# ops_kernels` on 2 idle cores (AMD EPYC, gcc 12 -O3 + OpenMP, Numba 0.68), in
+# float32 ms, medians (float64 ranks the same):      reference   cython    numba
 #   im2col + col2im, 3x3, pad 1, x (32, 64, 32, 32)             17.8+21.1   7.5+2.4   6.0+2.3
 #                                x (8, 64, 56, 56)              13.4+13.0   4.8+2.0   4.9+2.1
 #   scatter_add, 100k x 64 rows into 1000                        55.8        2.2       1.7
