@@ -1,0 +1,291 @@
+"""``Trainer``: the training loop, written once, plainly, for every model of tinyvision.
+
+What ``fit`` does, epoch after epoch (each line is a method or a few lines below):
+
+    for epoch in 1 .. epochs:
+        model.train()
+        for inputs, targets in train_data:                      # one optimizer step
+            losses = {name: 0-d Tensor}                         # loss_fn(model(x), y), or the
+            loss = sum(losses.values())                         #   model's own dict of losses
+            stop with TrainingDiverged if loss is NaN or inf   # before it reaches the weights
+            optimizer.zero_grad(); loss.backward()
+            clip the gradients' norm (optional); optimizer.step()
+        scheduler.step() (optional, once per epoch)
+        model.eval(); with no_grad(): mean loss and metric over val_data
+        history[...].append(...); write the checkpoint (optional, atomic)
+
+Two calling conventions, so classifiers and detectors share it:
+
+- ``loss_fn`` given (default ``F.cross_entropy``): ``outputs = model(inputs)`` and
+  ``loss_fn(outputs, targets)`` (a 0-d Tensor, or a dict of named ones that are summed).
+- ``loss_fn=None``: the model computes its own losses, as torchvision's detectors do in train
+  mode: ``model(inputs, targets)`` returns a dict of named 0-d Tensors (or one Tensor).
+
+Every named loss is logged (``train_loss_classifier`` ...) beside their sum (``train_loss``).
+Data is any re-iterable of ``(inputs, targets)`` batches: a DataLoader, a list of tuples.
+"""
+import math
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import functional as F
+from ..autograd import no_grad
+from ..nn.utils import clip_grad_norm_
+from ..serialization import load, save
+from ..tensor import Tensor
+from .checkpoint import (FORMAT, check_checkpoint, restore_rng_state, rng_state,
+                         seed_everything)
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss (or the gradient norm) became NaN or inf; training stopped before the step.
+
+    Attributes: ``epoch`` and ``step`` (1-based) where it happened and ``history`` up to the
+    last finished epoch, so the caller can still plot it.
+    """
+
+    def __init__(self, message, epoch, step, history):
+        super().__init__(message)
+        self.epoch, self.step, self.history = epoch, step, history
+
+
+def accuracy(outputs, targets):
+    """Fraction of rows whose largest logit is the target class: (N, C), (N,) -> float."""
+    logits = outputs.data if isinstance(outputs, Tensor) else np.asarray(outputs)
+    labels = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
+def _batch_size(inputs):
+    return inputs.shape[0] if hasattr(inputs, "shape") else len(inputs)
+
+
+def _as_losses(value, source):
+    """A dict {name: 0-d Tensor} from a Tensor (named "loss") or a dict of them."""
+    losses = value if isinstance(value, dict) else {"loss": value}
+    for name, v in losses.items():
+        if not (isinstance(v, Tensor) and v.ndim == 0):
+            raise TypeError(f"Trainer: {source} must give a 0-d Tensor or a dict of them, "
+                            f"got {name!r}: {type(v).__name__} of shape {getattr(v, 'shape', '')}")
+    return losses
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer``; ``fit`` runs the epochs and returns the history.
+
+    Parameters
+    ----------
+    model : Module
+    optimizer : Optimizer over the model's parameters
+    loss_fn : callable (outputs, targets) -> 0-d Tensor or dict of them; default
+        ``F.cross_entropy``; None when the model returns its losses (see the module docstring)
+    metric_fn : callable (outputs, targets) -> float, averaged over batches weighted by their
+        size (its ``__name__`` names it in the history), or None. The default, "auto", is
+        ``accuracy`` when ``loss_fn`` is given and None when the model returns its losses (a
+        detector's outputs are not logits). With ``loss_fn=None`` it runs in validation only.
+    scheduler : optional lr scheduler, stepped once after each epoch
+    clip_grad_norm : optional max norm of all gradients together (``clip_grad_norm_``)
+    checkpoint : optional path of an ``.npz`` rewritten (atomically) after every epoch
+    meta : optional dict saved in each checkpoint (e.g. the model's name and arguments)
+    progress : show a tqdm bar per epoch (loss and metric so far)
+
+    Example
+    -------
+    >>> trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), checkpoint="run.npz")
+    >>> history = trainer.fit(train_loader, val_loader, epochs=10, seed=0)
+    >>> viz.plot_history(history, "curves.png")
+    >>> Trainer(model, optimizer, checkpoint="run.npz").fit(..., epochs=20, resume="run.npz")
+    """
+
+    def __init__(self, model, optimizer, loss_fn=F.cross_entropy, metric_fn="auto",
+                 scheduler=None, clip_grad_norm=None, checkpoint=None, meta=None, progress=True):
+        if isinstance(metric_fn, str):
+            if metric_fn != "auto":
+                raise ValueError(f"Trainer: metric_fn must be a function, None or 'auto', "
+                                 f"got {metric_fn!r}")
+            metric_fn = accuracy if loss_fn is not None else None
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"Trainer: clip_grad_norm must be > 0 or None, got {clip_grad_norm!r}")
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.loss_fn, self.metric_fn = loss_fn, metric_fn
+        name = getattr(metric_fn, "__name__", "<")
+        self.metric_name = None if metric_fn is None else "metric" if name[0] == "<" else name
+        self.clip_grad_norm, self.checkpoint, self.meta = clip_grad_norm, checkpoint, meta
+        self.progress = progress
+        self.epoch = 0      # epochs finished
+        self.step = 0       # optimizer steps taken
+        self.history = {}   # name -> one value per finished epoch
+        self._data = (None, None)   # (train_data, val_data) of the current fit: their RNGs
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def fit(self, train_data, val_data=None, epochs=1, resume=None, seed=None):
+        """Train until ``epochs`` epochs are done in all, counting those of a resumed run.
+
+        ``resume``: a checkpoint path; model, optimizer, scheduler, history and random state
+        continue from it exactly (``seed`` is then ignored). ``seed``: reseed the global
+        generator and the data's generator first, for a repeatable run. Returns the history;
+        leaves the model in eval mode. Raises ``TrainingDiverged`` on a NaN/inf loss.
+        """
+        if not (isinstance(epochs, int) and epochs > 0):
+            raise ValueError(f"Trainer.fit: epochs must be a positive int, got {epochs!r}")
+        for name, data in (("train_data", train_data), ("val_data", val_data)):
+            if data is not None and iter(data) is data:
+                raise TypeError(f"Trainer.fit: {name} is an iterator, which can be read only "
+                                f"once; pass a DataLoader, a list or another re-iterable of "
+                                f"(inputs, targets) batches")
+        self._data = (train_data, val_data)
+        if resume is not None:
+            self.load_checkpoint(resume)
+        elif seed is not None:
+            seed_everything(seed, train_data, val_data)
+        while self.epoch < epochs:
+            epoch = self.epoch + 1
+            lr = self.optimizer.param_groups[0]["lr"]               # the lr this epoch uses
+            bar = tqdm(total=len(train_data) if hasattr(train_data, "__len__") else None,
+                       desc=f"epoch {epoch}/{epochs}", disable=not self.progress, leave=True,
+                       mininterval=0.5, unit="batch")
+            try:
+                results = self.train_epoch(train_data, epoch, bar)
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                if val_data is not None:
+                    results.update(self.evaluate(val_data))
+                results["lr"] = lr
+                bar.set_postfix_str(", ".join(f"{k} {v:.4g}" for k, v in results.items()))
+            finally:
+                bar.close()
+            self.epoch = epoch
+            self.history.setdefault("epoch", []).append(epoch)
+            for key, value in results.items():
+                self.history.setdefault(key, []).append(value)
+            if self.checkpoint is not None:
+                self.save_checkpoint(self.checkpoint)
+        self.model.eval()
+        return self.history
+
+    def train_epoch(self, batches, epoch, bar=None):
+        """One pass over the training batches: {"train_loss": mean, ...}, means weighted by
+        batch size. ``bar``: an optional tqdm bar, advanced per batch, showing the means so far."""
+        self.model.train()
+        sums, seen = {}, 0
+        for i, batch in enumerate(batches, start=1):
+            inputs, targets = self._unpack(batch, i)
+            n = _batch_size(inputs)
+            losses, outputs = self.compute_losses(inputs, targets)
+            terms = list(losses.values())
+            total = terms[0]
+            for term in terms[1:]:                                  # a detector's named losses
+                total = total + term
+            self._check_finite(total, losses, epoch, i)
+            self.optimizer.zero_grad()
+            total.backward()                                        # dL/dθ for every θ
+            if self.clip_grad_norm is not None:
+                norm = float(clip_grad_norm_(self.model.parameters(), self.clip_grad_norm).item())
+                if not math.isfinite(norm):
+                    self._diverged(f"the gradient norm became {norm}", epoch, i)
+            self.optimizer.step()
+            self.step += 1
+
+            seen += n
+            values = {"loss": total.item()}
+            if len(losses) > 1 or "loss" not in losses:
+                values.update({k: v.item() for k, v in losses.items()})
+            if self.metric_fn is not None and outputs is not None:
+                values[self.metric_name] = float(self.metric_fn(outputs, targets))
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v * n
+            if bar is not None:
+                bar.set_postfix({k: f"{s / seen:.4f}" for k, s in sums.items()}, refresh=False)
+                bar.update(1)
+        if seen == 0:
+            raise ValueError("Trainer.fit: train_data gave no batches")
+        return {f"train_{k}": s / seen for k, s in sums.items()}
+
+    def compute_losses(self, inputs, targets):
+        """The named losses of one batch, and the model's outputs (None if it gave losses)."""
+        if self.loss_fn is None:
+            return _as_losses(self.model(inputs, targets), "the model (loss_fn=None)"), None
+        outputs = self.model(inputs)
+        return _as_losses(self.loss_fn(outputs, targets), "loss_fn"), outputs
+
+    def evaluate(self, batches):
+        """Mean loss and metric over ``batches`` in eval mode, without building a graph:
+        {"val_loss": ..., "val_<metric>": ...}. Override it for data-set-level metrics (mAP)."""
+        self.model.eval()
+        sums, seen = {}, 0
+        with no_grad():
+            for i, batch in enumerate(batches, start=1):
+                inputs, targets = self._unpack(batch, i)
+                n = _batch_size(inputs)
+                outputs = self.model(inputs)
+                values = {}
+                if self.loss_fn is not None:
+                    losses = _as_losses(self.loss_fn(outputs, targets), "loss_fn")
+                    values["loss"] = sum(v.item() for v in losses.values())
+                if self.metric_fn is not None:
+                    values[self.metric_name] = float(self.metric_fn(outputs, targets))
+                seen += n
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v * n
+        if seen == 0:
+            raise ValueError("Trainer.fit: val_data gave no batches")
+        return {f"val_{k}": s / seen for k, s in sums.items()}
+
+    # ---- stopping on NaN -----------------------------------------------------------------------
+    def _check_finite(self, total, losses, epoch, i):
+        if math.isfinite(total.item()):
+            return
+        if len(losses) == 1:
+            what = f"the loss became {total.item()}"
+        else:
+            what = ", ".join(f"{k} became {v.item()}" for k, v in losses.items()
+                             if not math.isfinite(v.item()))
+        self._diverged(what, epoch, i)
+
+    def _diverged(self, what, epoch, i):
+        last = (f"the last checkpoint (epoch {self.epoch}) is {self.checkpoint}"
+                if self.checkpoint is not None and self.epoch > 0 else "no checkpoint was written")
+        raise TrainingDiverged(
+            f"Training stopped: {what} at epoch {epoch}, step {self.step + 1} (batch {i} of the "
+            f"epoch). The parameters are as they were before this step; {last}. Try a smaller "
+            f"learning rate, gradient clipping (clip_grad_norm=...) or check the data.",
+            epoch, self.step + 1, self.history)
+
+    @staticmethod
+    def _unpack(batch, i):
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(f"Trainer: batch {i} must be an (inputs, targets) pair, got "
+                            f"{type(batch).__name__}"
+                            f"{f' of length {len(batch)}' if hasattr(batch, '__len__') else ''}")
+        return batch
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def save_checkpoint(self, path):
+        """Write everything ``resume`` needs to ``path`` (atomically; see ``checkpoint.py``)."""
+        train_data, val_data = self._data
+        ckpt = {"format": FORMAT, "epoch": self.epoch, "step": self.step,
+                "model": dict(self.model.state_dict()),
+                "optimizer": self.optimizer.state_dict(),
+                "history": self.history, "rng": rng_state(train_data, val_data)}
+        if self.scheduler is not None:
+            ckpt["scheduler"] = self.scheduler.state_dict()
+        if self.meta is not None:
+            ckpt["meta"] = self.meta
+        save(ckpt, path)
+
+    def load_checkpoint(self, path):
+        """Restore model, optimizer, scheduler, counters, history and random state from
+        ``path``. A missing file raises FileNotFoundError; a damaged one, or one from a run
+        built differently (another model, no scheduler), ValueError naming the file."""
+        ckpt = load(path)
+        check_checkpoint(ckpt, path, self.scheduler is not None)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        train_data, val_data = self._data
+        restore_rng_state(ckpt["rng"], train_data, val_data, path)
+        self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
+        self.history = ckpt["history"]
+        return ckpt
