@@ -1,0 +1,17 @@
+"""The model zoo. Each model is one file a student reads top to bottom, with its paper.
+
+    classification/  LeNet5, AlexNetSmall, VGG, ResNet (resnet_small, resnet18, resnet50),
+                     MobileNet, AllConvNet
+"""
+from .classification import (AlexNetSmall, AllConvNet, BasicBlock, Bottleneck, LeNet5,
+                             MobileNet, ResNet, VGG, resnet18, resnet50, resnet_small)
+
+# Names for the CLI and the training scripts: name -> constructor(num_classes, in_channels)
+CLASSIFIERS = {
+    "lenet5": lambda num_classes, in_channels, **kw: LeNet5(num_classes, in_channels, **kw),
+    "alexnet": lambda num_classes, in_channels, **kw: AlexNetSmall(num_classes, in_channels, **kw),
+    "vgg": lambda num_classes, in_channels, **kw: VGG("vgg-small", num_classes, in_channels, **kw),
+    "resnet": lambda num_classes, in_channels, **kw: resnet_small(num_classes, in_channels, **kw),
+    "mobilenet": lambda num_classes, in_channels, **kw: MobileNet(num_classes, in_channels, **kw),
+    "allconv": lambda num_classes, in_channels, **kw: AllConvNet(num_classes, in_channels, **kw),
+}
