@@ -31,9 +31,43 @@ MODULES = {"reference": "reference", "cython": "_cython", "numba": "numba_cpu", 
 # im2col: a tie, so Cython goes first as it needs no JIT (Numba compiles each parallel loop
 # for ~1.5 s per dtype on first use, until its disk cache is warm).  scatter_add: Numba
 # compiles for this very CPU (AVX-512); setup.py's -O3 targets any x86-64 on purpose.
+# pool2d, `python benchmarks/ops.py --only ops_pool` (forward+backward through autograd,
+# float32 ms, medians, PyTorch in the same run):     reference   cython    numba   torch
+#   max_pool2d 2x2, x (32, 64, 32, 32)                           53.5       1.17      1.16    6.72
+#   max_pool2d 3x3 stride 2 pad 1, x (32, 64, 56, 56)           200.0      10.1      11.3    31.6
+#   avg_pool2d 2x2 / 3x3 stride 2 pad 1 (same shapes)        45.8/180    1.45/14.1 1.38/16.0 4.29/15.4
+#   adaptive_avg_pool2d to 1x1, x (32, 512, 7, 7)                 0.82      0.49      0.71    0.28
+#   adaptive_max_pool2d to 6x6, x (32, 256, 13, 13)              30.3       1.89      2.27    5.58
+# pool2d: Cython first: a tie within run-to-run noise (+-20%; the two trade places on the
+# 3x3 cases), ahead on the adaptive ones, and no JIT.  Numba's AVX-512 wins the 2x2 max
+# forward alone (0.27 against 0.36 ms).
+# resample, `python benchmarks/ops.py --only ops_resample` (F.interpolate forward+backward
+# through autograd, float32 ms, medians, PyTorch in the same run):
+#                                                    reference   cython    numba   torch
+#   bilinear x2, x (32, 64, 16, 16)                              32.9       3.08      2.91   11.5
+#   bilinear x2 forward only                                      7.43      1.02      1.09    4.69
+#   nearest x2, x (32, 64, 16, 16)                               36.8       1.66      1.57    5.74
+#   bilinear x0.5, x (32, 64, 32, 32)                            14.6       1.78      3.21    6.45
+# resample: Cython first: a tie on the x2 cases (the two trade places run to run, 2.6-3.4 ms
+# for bilinear over five runs), ahead on the downsample, and no JIT (Numba compiles bilinear
+# forward+backward for ~2.6 s per dtype on a cold cache).
+# winograd, depthwise_conv2d, `python benchmarks/ops.py --only ops_conv` (F.conv2d forward+
+# backward through autograd, float32 ms, medians, PyTorch in the same run):
+#                                                    reference   cython    numba   torch
+#   conv2d 3x3 pad 1 (Winograd), (32, 64, 32, 32)->64            152       51.3      49.7    49.3
+#                                (32, 128, 16, 16)->128           80.0      38.3      39.9    33.5
+#                                (32, 256, 8, 8)->256             64.0      36.1      35.8    30.8
+#                                (8, 64, 56, 56)->64              90.9      35.3      40.5    28.4
+#   depthwise 3x3, (32, 128, 16, 16)                             30.4       3.68      5.39    2.32
+# winograd: a tie (the GEMMs take half the time; the two trade places run to run), so
+# Cython first, as it needs no JIT.  depthwise_conv2d: Cython ahead on every pass.
 CPU_PREFERENCE = {
     "im2col": ("cython", "numba", "reference"),
     "scatter_add": ("numba", "cython", "reference"),
+    "resample": ("cython", "numba", "reference"),
+    "pool2d": ("cython", "numba", "reference"),
+    "winograd": ("cython", "numba", "reference"),
+    "depthwise_conv2d": ("cython", "numba", "reference"),
 }
 
 

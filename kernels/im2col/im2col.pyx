@@ -2,34 +2,21 @@
 
 The contract (shapes, layout, output-size formula) is in reference.py.  setup.py compiles
 this file with boundscheck and wraparound off, so every index below must be in range: the
-wrappers check the arguments first.  Both loops run over the N*C image planes with prange
-(in parallel where the build found OpenMP): each plane writes only its own part of the
-output, so the threads never race.
+wrappers check the arguments first.  Both loops run over the N*C image planes, a contiguous
+range of planes per thread (kernels/_threads.py says why these are not OpenMP threads: those
+sat spinning beside the next GEMM): each plane writes only its own part of the output, so
+the threads never race.
 
 For each window tap (i, j), _first and _end work out which output rows and columns read the
 image rather than the padding, so the inner loops run without a bounds test (with gcc,
 2x faster than testing every tap as numba_cpu.py does).
 """
-from cython.parallel cimport prange
-
-import os
+from functools import partial
 
 import numpy as np
 
+from .._threads import parallel_range
 from .reference import check_col2im, check_im2col
-
-# NOTE: GNU OpenMP hangs in a child process forked after its parent ran a parallel loop
-# (multiprocessing's "fork" start method, e.g. data-loader workers), so a forked child
-# runs these loops on one thread.
-cdef bint _forked = False
-
-
-def _after_fork_in_child():
-    global _forked
-    _forked = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 ctypedef fused real:
     float
@@ -49,13 +36,14 @@ cdef inline Py_ssize_t _end(Py_ssize_t O, Py_ssize_t L, Py_ssize_t s, Py_ssize_t
 
 cdef void _im2col(const real[:, :, :, ::1] x, real[:, :, :, :, :, ::1] cols,
                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                  Py_ssize_t dh, Py_ssize_t dw) noexcept nogil:
+                  Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t first,
+                  Py_ssize_t last) noexcept nogil:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t kh = cols.shape[2], kw = cols.shape[3], OH = cols.shape[4], OW = cols.shape[5]
     cdef Py_ssize_t nc, n, c, i, j, oh, ow, h0, w0, oh0, oh1, ow0, ow1
     cdef const real* xrow
     cdef real* colrow
-    for nc in prange(N * C, schedule="static", use_threads_if=not _forked):
+    for nc in range(first, last):
         n = nc // C
         c = nc % C
         for i in range(kh):
@@ -83,13 +71,14 @@ cdef void _im2col(const real[:, :, :, ::1] x, real[:, :, :, :, :, ::1] cols,
 
 cdef void _col2im(const real[:, :, :, :, :, ::1] cols, real[:, :, :, ::1] x,
                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-                  Py_ssize_t dh, Py_ssize_t dw) noexcept nogil:
+                  Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t first,
+                  Py_ssize_t last) noexcept nogil:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t kh = cols.shape[2], kw = cols.shape[3], OH = cols.shape[4], OW = cols.shape[5]
     cdef Py_ssize_t nc, n, c, i, j, oh, ow, h0, w0, oh0, oh1, ow0, ow1
     cdef real* xrow
     cdef const real* colrow
-    for nc in prange(N * C, schedule="static", use_threads_if=not _forked):
+    for nc in range(first, last):
         n = nc // C
         c = nc % C
         for i in range(kh):
@@ -107,15 +96,29 @@ cdef void _col2im(const real[:, :, :, :, :, ::1] cols, real[:, :, :, ::1] x,
                         xrow[ow * sw + w0] += colrow[ow]
 
 
+def _im2col_part(const real[:, :, :, ::1] x, real[:, :, :, :, :, ::1] cols, Py_ssize_t sh,
+                 Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
+                 Py_ssize_t first, Py_ssize_t last):
+    """Planes [first, last) (plane nc = n*C + c): one thread's share, the GIL released."""
+    with nogil:
+        _im2col(x, cols, sh, sw, ph, pw, dh, dw, first, last)
+
+
+def _col2im_part(const real[:, :, :, :, :, ::1] cols, real[:, :, :, ::1] x, Py_ssize_t sh,
+                 Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw,
+                 Py_ssize_t first, Py_ssize_t last):
+    """Planes [first, last) (plane nc = n*C + c): one thread's share, the GIL released."""
+    with nogil:
+        _col2im(cols, x, sh, sw, ph, pw, dh, dw, first, last)
+
+
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw):
     """Unfold (N, C, H, W) x into (N, C, kh, kw, OH, OW) cols (contract: reference.py)."""
     OH, OW = check_im2col(x, kh, kw, sh, sw, ph, pw, dh, dw)
     x = np.ascontiguousarray(x)
     cols = np.empty(x.shape[:2] + (kh, kw, OH, OW), dtype=x.dtype)
-    if x.dtype == np.float32:
-        _im2col[float](x, cols, sh, sw, ph, pw, dh, dw)
-    else:
-        _im2col[double](x, cols, sh, sw, ph, pw, dh, dw)
+    parallel_range(partial(_im2col_part, x, cols, sh, sw, ph, pw, dh, dw),
+                   x.shape[0] * x.shape[1], cols.size)
     return cols
 
 
@@ -124,8 +127,6 @@ def col2im(cols, H, W, sh, sw, ph, pw, dh, dw):
     check_col2im(cols, H, W, sh, sw, ph, pw, dh, dw)
     cols = np.ascontiguousarray(cols)
     x = np.zeros(cols.shape[:2] + (H, W), dtype=cols.dtype)
-    if cols.dtype == np.float32:
-        _col2im[float](cols, x, sh, sw, ph, pw, dh, dw)
-    else:
-        _col2im[double](cols, x, sh, sw, ph, pw, dh, dw)
+    parallel_range(partial(_col2im_part, cols, x, sh, sw, ph, pw, dh, dw),
+                   x.shape[0] * x.shape[1], cols.size)
     return x
