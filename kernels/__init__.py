@@ -52,15 +52,17 @@ MODULES = {"reference": "reference", "cython": "_cython", "numba": "numba_cpu", 
 # for bilinear over five runs), ahead on the downsample, and no JIT (Numba compiles bilinear
 # forward+backward for ~2.6 s per dtype on a cold cache).
 # winograd, depthwise_conv2d, `python benchmarks/ops.py --only ops_conv` (F.conv2d forward+
-# backward through autograd, float32 ms, medians, PyTorch in the same run):
+# backward through autograd, float32 ms, the median of seven runs' medians, PyTorch in the
+# same runs; one run to the next moves +-20% on this shared VM):
 #                                                    reference   cython    numba   torch
-#   conv2d 3x3 pad 1 (Winograd), (32, 64, 32, 32)->64            152       51.3      49.7    49.3
-#                                (32, 128, 16, 16)->128           80.0      38.3      39.9    33.5
-#                                (32, 256, 8, 8)->256             64.0      36.1      35.8    30.8
-#                                (8, 64, 56, 56)->64              90.9      35.3      40.5    28.4
-#   depthwise 3x3, (32, 128, 16, 16)                             30.4       3.68      5.39    2.32
-# winograd: a tie (the GEMMs take half the time; the two trade places run to run), so
-# Cython first, as it needs no JIT.  depthwise_conv2d: Cython ahead on every pass.
+#   conv2d 3x3 pad 1 (Winograd), (32, 64, 32, 32)->64           157       55.5      53.2    38.0
+#                                (32, 128, 16, 16)->128           73.8      39.9      48.5    33.7
+#                                (32, 256, 8, 8)->256             59.9      37.4      39.5    30.7
+#                                (8, 64, 56, 56)->64              97.1      36.0      41.7    28.5
+#   depthwise 3x3, (32, 128, 16, 16)                             29.9       3.9       5.9     2.5
+# winograd: Cython first: ahead on three shapes of four, and no JIT (Numba, compiled for
+# this CPU's AVX-512, wins the 32x32 images, whose transforms dominate).  depthwise_conv2d:
+# Cython ahead in every run.
 CPU_PREFERENCE = {
     "im2col": ("cython", "numba", "reference"),
     "scatter_add": ("numba", "cython", "reference"),

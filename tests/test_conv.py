@@ -125,6 +125,7 @@ def test_the_algorithm_is_chosen_from_the_shapes():
     x = (1, 16, 6, 6)
     assert algorithms.choose(x, (16, 16, 3, 3), geometry) is algorithms.Winograd
     assert algorithms.choose((1, 3, 6, 6), (16, 3, 3, 3), geometry) is algorithms.Gemm  # few C
+    assert algorithms.choose(x, (4, 16, 3, 3), geometry) is algorithms.Gemm             # few K
     assert algorithms.choose(x, (32, 1, 3, 3), geometry._replace(groups=16)) is algorithms.Depthwise
     assert algorithms.choose(x, (16, 16, 3, 3), geometry._replace(sh=2, sw=2)) is algorithms.Gemm
     assert algorithms.choose(x, (16, 8, 3, 3), geometry._replace(groups=2)) is algorithms.Gemm
