@@ -44,13 +44,14 @@ def test_eval_of_a_missing_or_bad_file_is_one_line(tmp_path, capsys):
 
 
 def test_train_then_eval_round_trip(tmp_path, capsys):
-    assert cli.main(["train", "allconv", "--data", "shapes", "--epochs", "1",
+    pytest.importorskip("sklearn", reason="digits() needs scikit-learn (the test extra has it)")
+    assert cli.main(["train", "lenet5", "--data", "digits", "--epochs", "1",
                      "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out
-    checkpoint = tmp_path / "allconv-shapes.npz"
+    checkpoint = tmp_path / "lenet5-digits.npz"
     assert checkpoint.exists()
-    assert (tmp_path / "allconv-shapes-predictions.png").exists()
+    assert (tmp_path / "lenet5-digits-predictions.png").exists()
     assert cli.main(["eval", str(checkpoint)]) == 0
     trained = float(out.split("test accuracy ")[1].split("%")[0])
     evaluated = float(capsys.readouterr().out.split("accuracy ")[1].split("%")[0])
