@@ -8,31 +8,16 @@ blue = low, red = high) and blend it with the image:
 """
 import numpy as np
 
+from ..data.transforms.interp import resize_bilinear as _resize
 from .colors import apply_colormap
 from .image import to_array, to_rgb_uint8
 
 
 def resize_bilinear(a, height, width):
-    """Resize a 2-D array bilinearly, as ``F.interpolate(mode='bilinear', align_corners=False)``.
-
-    Output pixel i samples the input at s = (i + 0.5) · in / out − 0.5 (pixel centres line up;
-    a pixel is a 1x1 square), clamped to [0, in − 1], and mixes its two neighbours by the
-    fractional part of s; rows and columns are done one after the other.
-
-    (h, w) -> (height, width), float64.
+    """Resize a 2-D array bilinearly, as ``F.interpolate(mode='bilinear', align_corners=False)``:
+    (h, w) -> (height, width), float64. The formula lives in ``tinyvision.data.transforms.interp``.
     """
-    a = np.asarray(a, np.float64)
-
-    def taps(n_in, n_out):
-        s = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-        i0 = np.floor(s).astype(np.int64)
-        i1 = np.minimum(i0 + 1, n_in - 1)
-        return i0, i1, s - i0
-
-    y0, y1, wy = taps(a.shape[0], height)
-    x0, x1, wx = taps(a.shape[1], width)
-    rows = a[y0] * (1 - wy)[:, None] + a[y1] * wy[:, None]        # (height, w)
-    return rows[:, x0] * (1 - wx) + rows[:, x1] * wx              # (height, width)
+    return _resize(np.asarray(a, np.float64), (height, width))
 
 
 def overlay_heatmap(image, heatmap, alpha=0.5, colormap="jet", normalize=True):
