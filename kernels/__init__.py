@@ -23,14 +23,16 @@ from ._gpu import is_gpu_array
 MODULES = {"reference": "reference", "cython": "_cython", "numba": "numba_cpu", "cuda": "cuda"}
 
 # Automatic choice for NumPy arrays, fastest first, from `python benchmarks/ops.py --only
-# ops_kernels` on 2 idle cores (AMD EPYC, gcc 12 -O3 + OpenMP, Numba 0.68), in
-# float32 ms, medians (float64 ranks the same):      reference   cython    numba
-#   im2col + col2im, 3x3, pad 1, x (32, 64, 32, 32)             17.8+21.1   7.5+2.4   6.0+2.3
-#                                x (8, 64, 56, 56)              13.4+13.0   4.8+2.0   4.9+2.1
-#   scatter_add, 100k x 64 rows into 1000                        55.8        2.2       1.7
-# im2col: a tie, so Cython goes first as it needs no JIT (Numba compiles each parallel loop
-# for ~1.5 s per dtype on first use, until its disk cache is warm).  scatter_add: Numba
-# compiles for this very CPU (AVX-512); setup.py's -O3 targets any x86-64 on purpose.
+# ops_kernels` (2 cores, gcc 12 -O3, Numba 0.68, float32 ms, medians, PyTorch's unfold/fold
+# and index_add_ in the same run):                    reference   cython    numba   torch
+#   im2col, 3x3, pad 1, x (32, 64, 32, 32)                       19.1      49.4       6.4    27.8
+#   col2im, same                                                 15.9       5.2       2.5    17.1
+#   im2col / col2im, x (8, 64, 56, 56)                       13.7/14.9  14.8/5.1  4.5/2.2 27.6/16.9
+#   scatter_add, 100k x 64 rows into 1000                        55.7       2.3       1.7     2.7
+# im2col and scatter_add: Numba first. It compiles for this very CPU (AVX-512; setup.py's
+# -O3 targets any x86-64 on purpose) and its parallel loops share the process's thread pool
+# well; its cost is a JIT compile of ~1.5 s per dtype on the first call, until the disk
+# cache is warm (benchmarks/ops.py prints the cold and warm first-call times).
 # pool2d, `python benchmarks/ops.py --only ops_pool` (forward+backward through autograd,
 # float32 ms, medians, PyTorch in the same run):     reference   cython    numba   torch
 #   max_pool2d 2x2, x (32, 64, 32, 32)                           53.5       1.17      1.16    6.72
@@ -64,7 +66,7 @@ MODULES = {"reference": "reference", "cython": "_cython", "numba": "numba_cpu", 
 # this CPU's AVX-512, wins the 32x32 images, whose transforms dominate).  depthwise_conv2d:
 # Cython ahead in every run.
 CPU_PREFERENCE = {
-    "im2col": ("cython", "numba", "reference"),
+    "im2col": ("numba", "cython", "reference"),
     "scatter_add": ("numba", "cython", "reference"),
     "resample": ("cython", "numba", "reference"),
     "pool2d": ("cython", "numba", "reference"),
