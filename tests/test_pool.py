@@ -7,9 +7,7 @@ count_include_pad, divisor_override, odd sizes) and values with ties (a few dist
 levels), -inf and NaN.  The CUDA kernels run on Numba's simulator in a subprocess.
 """
 import math
-import os
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -21,6 +19,7 @@ import tinyvision.functional as F
 import tinyvision.nn as nn
 from tinyvision import kernels
 from tinyvision.kernels.pool2d import reference, windows
+from tinyvision.testing import SIMULATOR_UNAVAILABLE, run_on_cuda_simulator
 
 CPU = ["reference", "cython", "numba"]
 FAST = ["cython", "numba"]
@@ -373,17 +372,10 @@ def test_kernels_check_their_arguments(name):
 
 
 # ---- CUDA, on Numba's simulator -----------------------------------------------------------------
-SIMULATOR_UNAVAILABLE = 77
 
 CUDA_CHECKS = textwrap.dedent("""
     import sys
     import numpy as np
-    try:
-        from numba import cuda
-        cuda.jit(lambda a: None)[1, 1](np.zeros(1))
-    except Exception as error:
-        print(f"Numba's CUDA simulator cannot run: {type(error).__name__}: {error}")
-        sys.exit(SIMULATOR_UNAVAILABLE)
     from tinyvision import kernels
     from tinyvision.kernels.pool2d import reference as R
 
@@ -423,15 +415,11 @@ CUDA_CHECKS = textwrap.dedent("""
                                    R.adaptive_avg_pool2d_backward(gy, 5, 3), 1e-12, 1e-12)
     assert kernels.last_used("pool2d") == "cuda"
     print("cuda pooling matches the reference")
-""").replace("SIMULATOR_UNAVAILABLE", str(SIMULATOR_UNAVAILABLE))
+""")
 
 
 def test_cuda_kernels_match_reference_on_the_simulator():
-    # The same sys.path as this interpreter, and a working directory with no other tinyvision.
-    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": path}
-    result = subprocess.run([sys.executable, "-c", CUDA_CHECKS], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=os.path.dirname(__file__))
+    result = run_on_cuda_simulator(CUDA_CHECKS)
     if result.returncode == SIMULATOR_UNAVAILABLE:
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stdout + result.stderr

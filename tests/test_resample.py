@@ -18,6 +18,7 @@ import tinyvision.nn as nn
 from tinyvision import kernels
 from tinyvision.functional.resample import output_size
 from tinyvision.kernels.resample import reference
+from tinyvision.testing import SIMULATOR_UNAVAILABLE, run_on_cuda_simulator
 
 CPU = ["reference", "cython", "numba"]
 FAST = ["cython", "numba"]
@@ -307,14 +308,9 @@ def test_bad_input_raises_clear_errors(x, kwargs, error, match):
 
 
 # ---- CUDA, on Numba's simulator ------------------------------------------------------------
-SIMULATOR_UNAVAILABLE = 77
 CUDA_CHECKS = textwrap.dedent("""
     import sys
     import numpy as np
-    from numba import cuda
-    if not cuda.is_available():
-        print("Numba's CUDA simulator cannot run")
-        sys.exit(SIMULATOR_UNAVAILABLE)
     import tinyvision as tv
     import tinyvision.functional as F
     from tinyvision import kernels
@@ -354,16 +350,11 @@ CUDA_CHECKS = textwrap.dedent("""
         assert kernels.last_used("resample") == "cuda"
         assert np.isclose(t.grad.sum(), 2 * 4 * 4)  # every output's weights sum to 1
     print("cuda resample kernels match the reference")
-""").replace("SIMULATOR_UNAVAILABLE", str(SIMULATOR_UNAVAILABLE))
+""")
 
 
 def test_cuda_kernels_match_reference_on_the_simulator():
-    # The simulator must be on before Numba is imported: a fresh interpreter, the same
-    # sys.path, and a working directory with no other tinyvision.
-    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": path}
-    result = subprocess.run([sys.executable, "-c", CUDA_CHECKS], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=os.path.dirname(__file__))
+    result = run_on_cuda_simulator(CUDA_CHECKS)
     if result.returncode == SIMULATOR_UNAVAILABLE:
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stdout + result.stderr

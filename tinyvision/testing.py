@@ -106,3 +106,37 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directional=None, n_di
                     f"gradcheck: input {i}, element {tuple(int(k) for k in index)}: analytic "
                     f"{exact:.8g}, numeric {numeric:.8g} (atol {atol}, rtol {rtol})")
     return True
+
+
+# ---- kernel parity: CUDA kernels on Numba's simulator ---------------------------------------
+SIMULATOR_UNAVAILABLE = 77  # exit status of run_on_cuda_simulator when the simulator cannot run
+
+_SIMULATOR_PROBE = '''
+import sys
+import numpy as np
+try:
+    from numba import cuda
+    cuda.jit(lambda a: None)[1, 1](np.zeros(1))
+except Exception as error:
+    print(f"Numba's CUDA simulator cannot run: {type(error).__name__}: {error}")
+    sys.exit(%d)
+''' % SIMULATOR_UNAVAILABLE
+
+
+def run_on_cuda_simulator(script, timeout=300):
+    """Run ``script`` (Python source) in a fresh interpreter on Numba's CUDA simulator.
+
+    The simulator must be switched on (NUMBA_ENABLE_CUDASIM=1) before Numba is imported, hence
+    a new process; it gets this interpreter's sys.path and a neutral working directory, so it
+    imports the same tinyvision. Returns the ``subprocess.CompletedProcess``; its returncode is
+    ``SIMULATOR_UNAVAILABLE`` when the simulator itself cannot run (the caller skips then).
+    """
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": path}
+    return subprocess.run([sys.executable, "-c", _SIMULATOR_PROBE + script], env=env,
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=tempfile.gettempdir())

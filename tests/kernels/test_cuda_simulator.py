@@ -6,32 +6,16 @@ runs every GPU thread in Python).  They skip only where the simulator itself can
 A second test compiles the kernels to PTX for a real GPU where the CUDA toolkit's NVVM is
 installed, so a kernel that only the simulator accepts cannot pass unnoticed.
 """
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from tinyvision.testing import SIMULATOR_UNAVAILABLE, run_on_cuda_simulator
 
-SIMULATOR_UNAVAILABLE = 77  # exit status of the script when Numba's simulator cannot run
 
 CHECKS = textwrap.dedent("""
     import sys
     import numpy as np
-    try:
-        from numba import cuda
-
-        @cuda.jit
-        def fill(a):
-            a[cuda.grid(1)] = 1
-
-        probe = np.zeros(4)
-        fill[1, 4](probe)
-        assert probe.sum() == 4
-    except Exception as error:
-        print(f"Numba's CUDA simulator cannot run: {type(error).__name__}: {error}")
-        sys.exit(SIMULATOR_UNAVAILABLE)
 
     from tinyvision import kernels
     from tinyvision.kernels.im2col import reference as im2col_reference
@@ -65,15 +49,11 @@ CHECKS = textwrap.dedent("""
             np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
     assert kernels.last_used("im2col") == kernels.last_used("scatter_add") == "cuda"
     print("cuda kernels match the references")
-""").replace("SIMULATOR_UNAVAILABLE", str(SIMULATOR_UNAVAILABLE))
+""")
 
 
 def test_cuda_kernels_match_references_on_the_simulator():
-    # The same sys.path as this interpreter, and a working directory with no other tinyvision.
-    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": path}
-    result = subprocess.run([sys.executable, "-c", CHECKS], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=os.path.dirname(__file__))
+    result = run_on_cuda_simulator(CHECKS)
     if result.returncode == SIMULATOR_UNAVAILABLE:
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stdout + result.stderr

@@ -6,31 +6,15 @@ checks run in a fresh interpreter with NUMBA_ENABLE_CUDASIM=1, on tiny shapes; t
 only where the simulator cannot run. A second test compiles the kernels to PTX where the
 CUDA toolkit's NVVM is installed, and checks that the float32 ones do no float64 arithmetic.
 """
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from tinyvision.testing import SIMULATOR_UNAVAILABLE, run_on_cuda_simulator
 
-SIMULATOR_UNAVAILABLE = 77
 
 CHECKS = textwrap.dedent("""
     import sys
     import numpy as np
-    try:
-        from numba import cuda
-
-        @cuda.jit
-        def fill(a):
-            a[cuda.grid(1)] = 1
-
-        probe = np.zeros(4)
-        fill[1, 4](probe)
-        assert probe.sum() == 4
-    except Exception as error:
-        print(f"Numba's CUDA simulator cannot run: {type(error).__name__}: {error}")
-        sys.exit(SIMULATOR_UNAVAILABLE)
 
     import tinyvision as tv
     import tinyvision.functional as F
@@ -92,14 +76,11 @@ CHECKS = textwrap.dedent("""
                 np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
     assert kernels.last_used("winograd") == kernels.last_used("depthwise_conv2d") == "reference"
     print("conv cuda kernels match the references")
-""").replace("SIMULATOR_UNAVAILABLE", str(SIMULATOR_UNAVAILABLE))
+""")
 
 
 def test_conv_cuda_kernels_match_references_on_the_simulator():
-    path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": path}
-    result = subprocess.run([sys.executable, "-c", CHECKS], env=env, capture_output=True,
-                            text=True, timeout=300, cwd=os.path.dirname(__file__))
+    result = run_on_cuda_simulator(CHECKS)
     if result.returncode == SIMULATOR_UNAVAILABLE:
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stdout + result.stderr
