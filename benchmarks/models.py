@@ -101,6 +101,14 @@ def measure(lib, name, steps):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def memory_ratio(t, p):
+    """tinyvision's peak extra memory over PyTorch's; n/a where PyTorch's is under 1 MiB (its
+    step then reused memory it already held, and a ratio would mean nothing)."""
+    if not p or p["peak_extra_mib"] < 1:
+        return "n/a"
+    return f"{t['peak_extra_mib'] / p['peak_extra_mib']:.2f}x"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Training throughput and peak memory.")
     parser.add_argument("--quick", action="store_true")
@@ -124,7 +132,7 @@ def main(argv=None):
                      f"{p['images_per_s']:,.0f}" if p else "n/a",
                      f"{t['images_per_s'] / p['images_per_s']:.2f}x" if p else "n/a",
                      f"{t['peak_extra_mib']:.0f}", f"{p['peak_extra_mib']:.0f}" if p else "n/a",
-                     f"{t['peak_extra_mib'] / max(p['peak_extra_mib'], 1e-9):.2f}x" if p else "n/a"])
+                     memory_ratio(t, p)])
     if args.markdown:
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         for row in rows:
