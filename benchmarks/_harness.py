@@ -3,7 +3,8 @@
 A ``Case`` is one op at one shape, with a prepared zero-argument call per implementation
 ("reference", "cython", "numba", "auto", ... and "torch" for PyTorch when installed). The
 scripts time every call the same way and print one row per (case, implementation), with
-the ratio to PyTorch's time measured in the same run.
+the ratio to the peer's time measured in the same run: PyTorch's, unless the case names
+another run as its ``peer`` (e.g. "opencv" or "pycocotools").
 """
 import statistics
 import time
@@ -24,6 +25,7 @@ class Case:
     runs: Dict[str, Callable[[], object]]     # implementation -> prepared call
     flops: Optional[float] = None             # floating-point operations of one call
     notes: Dict[str, str] = field(default_factory=dict)
+    peer: str = "torch"                       # the run the ratio column divides by
 
 
 def median_ms(fn, repeats=7, min_seconds=0.05):
@@ -50,19 +52,23 @@ def run_cases(cases, repeats):
     rows = []
     for case in cases:
         times = {name: median_ms(fn, repeats) for name, fn in case.runs.items()}
-        peer = times.get("torch")
+        peer = times.get(case.peer)
         for name, ms in times.items():
             rows.append(dict(op=case.op, shape=case.shape, impl=name, ms=ms,
                              gflops=(case.flops / ms / 1e6) if case.flops else None,
-                             ratio=(ms / peer) if peer else None, note=case.notes.get(name, "")))
+                             ratio=(ms / peer) if peer else None, peer=case.peer,
+                             note=case.notes.get(name, "")))
     return rows
 
 
 def print_table(rows, markdown=False):
-    head = ("op", "shape", "implementation", "median ms", "GFLOP/s", "vs PyTorch")
+    torch_only = all(r.get("peer", "torch") == "torch" for r in rows)
+    head = ("op", "shape", "implementation", "median ms", "GFLOP/s",
+            "vs PyTorch" if torch_only else "vs peer")
     body = [(r["op"], r["shape"], r["impl"], f"{r['ms']:.2f}",
              "" if r["gflops"] is None else f"{r['gflops']:.0f}",
-             "" if r["ratio"] is None else f"{r['ratio']:.2f}x") for r in rows]
+             "" if r["ratio"] is None else
+             f"{r['ratio']:.2f}x" + ("" if torch_only else f" {r['peer']}")) for r in rows]
     if markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))

@@ -11,3 +11,4 @@ from .anchors import AnchorGenerator, DefaultBoxes, multibox_prior
 from .coder import BoxCoder
 from .matcher import (BalancedPositiveNegativeSampler, Matcher, SSDMatcher, assign_anchors_greedy,
                       hard_negative_mining)
+from .nms import batched_nms, nms
