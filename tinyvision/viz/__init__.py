@@ -15,13 +15,15 @@ renamed over the target, so a crash never leaves half a PNG).
     heatmap.py  overlay_heatmap (CAM / Grad-CAM), resize_bilinear
     colors.py   PALETTE (a colour per class), apply_colormap ('jet', 'viridis', 'gray')
     plot.py     plot_history (training curves)
+    detection.py  draw_detections (a detector's output), plot_pr_curves (precision–recall)
 """
 from .colors import PALETTE, apply_colormap
+from .detection import draw_detections, plot_pr_curves
 from .draw import compare_grid, draw_boxes, draw_masks
 from .heatmap import overlay_heatmap, resize_bilinear
 from .image import make_grid, save_image_grid, save_png, to_rgb_uint8
 from .plot import plot_history
 
-__all__ = ["PALETTE", "apply_colormap", "compare_grid", "draw_boxes", "draw_masks",
-           "make_grid", "overlay_heatmap", "plot_history", "resize_bilinear", "save_image_grid",
-           "save_png", "to_rgb_uint8"]
+__all__ = ["PALETTE", "apply_colormap", "compare_grid", "draw_boxes", "draw_detections",
+           "draw_masks", "make_grid", "overlay_heatmap", "plot_history", "plot_pr_curves",
+           "resize_bilinear", "save_image_grid", "save_png", "to_rgb_uint8"]
