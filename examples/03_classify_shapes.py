@@ -3,7 +3,7 @@ average pooling), and see what the class score maps look like before pooling.
 
     python examples/03_classify_shapes.py [--epochs N]
 
-ShapesScenes in single-object mode: one circle, square, triangle, cross or ring per 64x64
+ShapesScenes in single-object mode: one circle, square, triangle, cross or ring per 32x32
 image, on a textured background. The network has no fully connected layer: its last layer
 is a 1x1 convolution that scores every class at every position (an FC layer applied
 everywhere), and global average pooling turns each map into one score. Printed: test
@@ -30,7 +30,7 @@ def main():
           f"{r['seconds']:.0f} s, {r['ms_per_image']:.2f} ms per image at inference")
 
     # The class maps before global average pooling, for the first 8 test images.
-    model = recipes.build_classifier("allconv", 5, 3, 64)
+    model = recipes.build_classifier("allconv", 5, 3, 32, data="shapes")
     model.load_state_dict(tv.load(r["checkpoint"])["model"])
     model.eval()
     _, test, *_ = recipes.load_classification("shapes")

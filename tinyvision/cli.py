@@ -2,7 +2,8 @@
 
     tinyvision demo [NAME]                    the README's demo: train something real, print
                                               its metric, write a PNG of the result
-    tinyvision train MODEL --data NAME [...]  train a classifier, save a checkpoint and pictures
+    tinyvision train MODEL [--data NAME ...]  train a classifier (--data) or a task recipe;
+                                              save a checkpoint and pictures
     tinyvision eval CHECKPOINT                evaluate a saved checkpoint on its test split
     tinyvision bench [--full]                 run the benchmark scripts (from a source checkout)
     tinyvision kernels                        which native kernels loaded, and why not
@@ -27,15 +28,30 @@ def _demo(args):
 
 def _train(args):
     from . import recipes
-    result = recipes.train_classifier(args.model, args.data, epochs=args.epochs,
-                                      batch_size=args.batch_size, lr=args.lr,
-                                      optimizer=args.optimizer, seed=args.seed, out=args.out)
-    print(f"{args.model} on {args.data}: test accuracy {result['test_accuracy']:.2%}, "
-          f"trained in {result['seconds']:.0f} s, inference {result['ms_per_image']:.2f} ms/image")
-    print(f"checkpoint: {result['checkpoint']}")
+    from .models import CLASSIFIERS
+    if args.model in CLASSIFIERS:
+        result = recipes.train_classifier(args.model, args.data, epochs=args.epochs,
+                                          batch_size=args.batch_size, lr=args.lr,
+                                          optimizer=args.optimizer, seed=args.seed,
+                                          out=args.out)
+        print(f"{args.model} on {args.data}: test accuracy {result['test_accuracy']:.2%}, "
+              f"trained in {result['seconds']:.0f} s, inference "
+              f"{result['ms_per_image']:.2f} ms/image")
+        _print_paths(result)
+        return 0
+    result = recipes.train_task(args.model, epochs=args.epochs, seed=args.seed, out=args.out)
+    figures = ", ".join(f"{k} {v:.4g}" for k, v in result["metrics"].items())
+    print(f"{args.model}: {figures}, trained in {result['seconds']:.0f} s, inference "
+          f"{result['ms_per_image']:.2f} ms/image")
+    _print_paths(result)
+    return 0
+
+
+def _print_paths(result):
+    if result.get("checkpoint"):
+        print(f"checkpoint: {result['checkpoint']}")
     for path in result.get("pictures", []):
         print(f"picture:    {path}")
-    return 0
 
 
 def _eval(args):
@@ -45,11 +61,18 @@ def _eval(args):
     try:
         state = load(args.checkpoint)
         meta = state["meta"]
-        model_name, data, input_size = meta["model"], meta["data"], meta["input_size"]
-    except (KeyError, TypeError, ValueError) as e:
+        task = meta.get("task")
+        if task is None:
+            model_name, data, input_size = meta["model"], meta["data"], meta["input_size"]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CommandError(f"eval: {args.checkpoint} is not a tinyvision training checkpoint ({e})")
+    if task is not None:
+        metrics = recipes.task(task).evaluate(args.checkpoint)
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        print(f"{task} (test split): {figures}")
+        return 0
     _, test, num_classes, in_channels, _ = recipes.load_classification(data)
-    model = recipes.build_classifier(model_name, num_classes, in_channels, input_size)
+    model = recipes.build_classifier(model_name, num_classes, in_channels, input_size, data)
     model.load_state_dict(state["model"])
     accuracy = recipes.evaluate(model, test)
     print(f"{model_name} on {data} (test split, {len(test)} images): accuracy {accuracy:.2%}")
@@ -78,7 +101,7 @@ def _kernels(args):
 
 def build_parser():
     from .models import CLASSIFIERS
-    from .recipes import DATASETS
+    from .recipes import DATASETS, TASKS
 
     parser = argparse.ArgumentParser(prog="tinyvision",
                                      description="A from-scratch deep-learning framework for vision.")
@@ -91,9 +114,12 @@ def build_parser():
     p.add_argument("--out", default="tinyvision-demo", help="folder for the PNG (default: %(default)s)")
     p.set_defaults(run=_demo)
 
-    p = sub.add_parser("train", help="train a classifier; save a checkpoint and pictures")
-    p.add_argument("model", choices=sorted(CLASSIFIERS))
-    p.add_argument("--data", required=True, choices=DATASETS)
+    p = sub.add_parser("train", help="train a model of the zoo; save a checkpoint and pictures",
+                       description="Train a classifier on --data, or a task of the zoo "
+                                   "(localization, detectors, ...) on its recipe's data.")
+    p.add_argument("model", choices=sorted(CLASSIFIERS) + sorted(TASKS),
+                   help="a classifier (needs --data) or a task recipe")
+    p.add_argument("--data", choices=DATASETS, help="classifiers only: the data set")
     p.add_argument("--epochs", type=_positive(int))
     p.add_argument("--batch-size", type=_positive(int))
     p.add_argument("--lr", type=_positive(float))
@@ -127,8 +153,27 @@ def _positive(kind):
     return parse
 
 
+def _check_train_arguments(parser, args):
+    """Classifiers need --data; a task recipe brings its own data and settings."""
+    from .models import CLASSIFIERS
+    from .recipes import DATASETS
+    if args.model in CLASSIFIERS:
+        if args.data is None:
+            parser.error(f"train: {args.model} is a classifier: choose its data with --data "
+                         f"({', '.join(DATASETS)})")
+        return
+    for flag, value in (("--data", args.data), ("--batch-size", args.batch_size),
+                        ("--lr", args.lr), ("--optimizer", args.optimizer)):
+        if value is not None:
+            parser.error(f"train: {flag} is for classifiers; {args.model} trains on its own "
+                         f"recipe's data and settings (--epochs, --seed and --out apply)")
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        _check_train_arguments(parser, args)
     try:
         return args.run(args)
     except (CommandError, ImportError, OSError, ValueError) as e:
