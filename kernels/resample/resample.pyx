@@ -5,9 +5,10 @@ The contract and the coordinate rules are in reference.py, which also builds the
 and per-column tables (source indices and weights) once per call; the loops here only look
 them up.  setup.py compiles this file with boundscheck and wraparound off: the tables hold
 indices in range by construction, and the wrappers check the arrays first.  Every loop runs
-over the N*C image planes with prange (in parallel where the build found OpenMP): each plane
-reads and writes only its own part of the arrays, so the threads never race, and the
-backward's scatter (each output adding into the inputs it read) needs no atomics.
+over a range of the N*C image planes, one range per thread (kernels/_threads.py, which says
+why not OpenMP): each plane reads and writes only its own part of the arrays, so the threads
+never race, and the backward's scatter (each output adding into the inputs it read) needs
+no atomics.
 
 Bilinear runs in two passes per plane, as the interpolation is separable (reference.py):
 along the rows into a per-thread (H, OW) scratch plane t, then along the columns, which
@@ -16,95 +17,75 @@ runs the transposed passes in the reverse order.  Against the direct 4-tap formu
 gathers per output), measured single-threaded at (32, 64, 16, 16) x2 in float32: forward
 1.2 ms instead of 2.9, backward 2.3 ms instead of 5.0.
 """
-from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport abort, free, malloc
 from libc.string cimport memset
 
-import os
+from functools import partial
 
 import numpy as np
 
+from .._threads import parallel_range
 from .reference import check_backward, check_forward, linear_table, nearest_table
-
-# NOTE: GNU OpenMP hangs in a child process forked after its parent ran a parallel loop
-# (multiprocessing's "fork" start method, e.g. data-loader workers), so a forked child
-# runs these loops on one thread.
-cdef bint _forked = False
-
-
-def _after_fork_in_child():
-    global _forked
-    _forked = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-# NOTE: a call with fewer output elements than this runs on one thread.  A parallel loop
-# waits for its slowest thread, and on a busy machine (another process on the other core)
-# that can be a whole scheduler time slice: tiny calls took 10-25 ms instead of 30 us.
-# Serial, a bilinear call of this size takes 20-30 us, and two threads gain nothing there
-# when the machine is idle.  (PyTorch's CPU loops use the same grain size.)
-cdef Py_ssize_t PARALLEL_MIN = 1 << 15
-
-
-cdef inline bint _threads(Py_ssize_t outputs) noexcept nogil:
-    return not _forked and outputs >= PARALLEL_MIN
-
 
 ctypedef fused real:
     float
     double
 
 
-cdef void _nearest_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
-                           const int64_t[::1] ih, const int64_t[::1] iw) noexcept nogil:
-    cdef Py_ssize_t N = y.shape[0], C = y.shape[1], OH = y.shape[2], OW = y.shape[3]
+def _nearest_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                     const int64_t[::1] ih, const int64_t[::1] iw, Py_ssize_t first,
+                     Py_ssize_t last):
+    cdef Py_ssize_t C = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t nc, oh, ow
     cdef const real* row
     cdef real* out
-    for nc in prange(N * C, schedule="static", use_threads_if=_threads(N * C * OH * OW)):
-        for oh in range(OH):
-            row = &x[nc // C, nc % C, ih[oh], 0]
-            out = &y[nc // C, nc % C, oh, 0]
-            for ow in range(OW):
-                out[ow] = row[iw[ow]]
+    with nogil:
+        for nc in range(first, last):
+            for oh in range(OH):
+                row = &x[nc // C, nc % C, ih[oh], 0]
+                out = &y[nc // C, nc % C, oh, 0]
+                for ow in range(OW):
+                    out[ow] = row[iw[ow]]
 
 
-cdef void _nearest_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
-                            const int64_t[::1] ih, const int64_t[::1] iw) noexcept nogil:
-    cdef Py_ssize_t N = gy.shape[0], C = gy.shape[1], OH = gy.shape[2], OW = gy.shape[3]
+def _nearest_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
+                      const int64_t[::1] ih, const int64_t[::1] iw, Py_ssize_t first,
+                      Py_ssize_t last):
+    cdef Py_ssize_t C = gy.shape[1], OH = gy.shape[2], OW = gy.shape[3]
     cdef Py_ssize_t H = gx.shape[2], W = gx.shape[3]
     cdef Py_ssize_t nc, oh, ow
     cdef const real* g
     cdef real* row
-    for nc in prange(N * C, schedule="static", use_threads_if=_threads(N * C * OH * OW)):
-        memset(&gx[nc // C, nc % C, 0, 0], 0, H * W * sizeof(real))
-        for oh in range(OH):
-            g = &gy[nc // C, nc % C, oh, 0]
-            row = &gx[nc // C, nc % C, ih[oh], 0]
-            for ow in range(OW):
-                row[iw[ow]] += g[ow]
+    with nogil:
+        for nc in range(first, last):
+            memset(&gx[nc // C, nc % C, 0, 0], 0, H * W * sizeof(real))
+            for oh in range(OH):
+                g = &gy[nc // C, nc % C, oh, 0]
+                row = &gx[nc // C, nc % C, ih[oh], 0]
+                for ow in range(OW):
+                    row[iw[ow]] += g[ow]
 
 
-cdef void _bilinear_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
-                            const int64_t[::1] h0, const int64_t[::1] h1,
-                            const real[::1] lh0, const real[::1] lh1,
-                            const int64_t[::1] w0, const int64_t[::1] w1,
-                            const real[::1] lw0, const real[::1] lw1) noexcept nogil:
-    cdef Py_ssize_t N = y.shape[0], C = y.shape[1], OH = y.shape[2], OW = y.shape[3]
+def _bilinear_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
+                      const int64_t[::1] h0, const int64_t[::1] h1,
+                      const real[::1] lh0, const real[::1] lh1,
+                      const int64_t[::1] w0, const int64_t[::1] w1,
+                      const real[::1] lw0, const real[::1] lw1, Py_ssize_t first,
+                      Py_ssize_t last):
+    cdef Py_ssize_t C = y.shape[1], OH = y.shape[2], OW = y.shape[3]
     cdef Py_ssize_t H = x.shape[2]
     cdef Py_ssize_t nc, h, oh, ow
     cdef const real* row
     cdef const real* top
     cdef const real* bottom
     cdef real* out
-    cdef real* t = NULL  # this thread's (H, OW) plane: x interpolated along its rows
-    with parallel(use_threads_if=_threads(N * C * OH * OW)):
+    cdef real* t  # this part's (H, OW) plane: x interpolated along its rows
+    with nogil:
         t = <real*>malloc(H * OW * sizeof(real))
         if t == NULL:
             abort()
-        for nc in prange(N * C, schedule="static"):
+        for nc in range(first, last):
             for h in range(H):  # along each row: t[h, ow] = lw0·x[h, w0] + lw1·x[h, w1]
                 row = &x[nc // C, nc % C, h, 0]
                 for ow in range(OW):
@@ -118,24 +99,25 @@ cdef void _bilinear_forward(const real[:, :, :, ::1] x, real[:, :, :, ::1] y,
         free(t)
 
 
-cdef void _bilinear_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
-                             const int64_t[::1] h0, const int64_t[::1] h1,
-                             const real[::1] lh0, const real[::1] lh1,
-                             const int64_t[::1] w0, const int64_t[::1] w1,
-                             const real[::1] lw0, const real[::1] lw1) noexcept nogil:
-    cdef Py_ssize_t N = gy.shape[0], C = gy.shape[1], OH = gy.shape[2], OW = gy.shape[3]
+def _bilinear_backward(const real[:, :, :, ::1] gy, real[:, :, :, ::1] gx,
+                       const int64_t[::1] h0, const int64_t[::1] h1,
+                       const real[::1] lh0, const real[::1] lh1,
+                       const int64_t[::1] w0, const int64_t[::1] w1,
+                       const real[::1] lw0, const real[::1] lw1, Py_ssize_t first,
+                       Py_ssize_t last):
+    cdef Py_ssize_t C = gy.shape[1], OH = gy.shape[2], OW = gy.shape[3]
     cdef Py_ssize_t H = gx.shape[2], W = gx.shape[3]
     cdef Py_ssize_t nc, h, oh, ow
     cdef const real* g
     cdef real* top
     cdef real* bottom
     cdef real* row
-    cdef real* gt = NULL  # this thread's (H, OW) plane: dL/dt, t as in _bilinear_forward
-    with parallel(use_threads_if=_threads(N * C * OH * OW)):
+    cdef real* gt  # this part's (H, OW) plane: dL/dt, t as in _bilinear_forward
+    with nogil:
         gt = <real*>malloc(H * OW * sizeof(real))
         if gt == NULL:
             abort()
-        for nc in prange(N * C, schedule="static"):
+        for nc in range(first, last):
             memset(gt, 0, H * OW * sizeof(real))
             for oh in range(OH):  # each output row back to the two rows of t it read
                 g = &gy[nc // C, nc % C, oh, 0]
@@ -162,10 +144,7 @@ def nearest_forward(x, OH, OW, scale_h=None, scale_w=None, exact=False):
     y = np.empty(x.shape[:2] + (OH, OW), x.dtype)
     ih = nearest_table(H, OH, scale_h, exact)
     iw = nearest_table(W, OW, scale_w, exact)
-    if x.dtype == np.float32:
-        _nearest_forward[float](x, y, ih, iw)
-    else:
-        _nearest_forward[double](x, y, ih, iw)
+    parallel_range(partial(_nearest_forward, x, y, ih, iw), x.shape[0] * x.shape[1], y.size)
     return y
 
 
@@ -177,10 +156,8 @@ def nearest_backward(gy, H, W, scale_h=None, scale_w=None, exact=False):
     gx = np.empty(gy.shape[:2] + (H, W), gy.dtype)  # each plane zeroed by its own thread
     ih = nearest_table(H, OH, scale_h, exact)
     iw = nearest_table(W, OW, scale_w, exact)
-    if gy.dtype == np.float32:
-        _nearest_backward[float](gy, gx, ih, iw)
-    else:
-        _nearest_backward[double](gy, gx, ih, iw)
+    parallel_range(partial(_nearest_backward, gy, gx, ih, iw), gy.shape[0] * gy.shape[1],
+                   gy.size)
     return gx
 
 
@@ -192,10 +169,8 @@ def bilinear_forward(x, OH, OW, align_corners, scale_h=None, scale_w=None):
     y = np.empty(x.shape[:2] + (OH, OW), x.dtype)
     rows = linear_table(H, OH, align_corners, scale_h, x.dtype)   # h0, h1, lh0, lh1
     cols = linear_table(W, OW, align_corners, scale_w, x.dtype)   # w0, w1, lw0, lw1
-    if x.dtype == np.float32:
-        _bilinear_forward[float](x, y, *rows, *cols)
-    else:
-        _bilinear_forward[double](x, y, *rows, *cols)
+    parallel_range(partial(_bilinear_forward, x, y, *rows, *cols), x.shape[0] * x.shape[1],
+                   y.size)
     return y
 
 
@@ -207,8 +182,6 @@ def bilinear_backward(gy, H, W, align_corners, scale_h=None, scale_w=None):
     gx = np.empty(gy.shape[:2] + (H, W), gy.dtype)  # each plane zeroed by its own thread
     rows = linear_table(H, OH, align_corners, scale_h, gy.dtype)
     cols = linear_table(W, OW, align_corners, scale_w, gy.dtype)
-    if gy.dtype == np.float32:
-        _bilinear_backward[float](gy, gx, *rows, *cols)
-    else:
-        _bilinear_backward[double](gy, gx, *rows, *cols)
+    parallel_range(partial(_bilinear_backward, gy, gx, *rows, *cols),
+                   gy.shape[0] * gy.shape[1], gy.size)
     return gx
