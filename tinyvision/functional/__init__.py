@@ -14,6 +14,7 @@ Every op is a ``Function`` (forward and backward side by side) in one of these f
     resample.py       interpolate
     loss.py           cross_entropy nll_loss binary_cross_entropy_with_logits mse_loss
                       l1_loss smooth_l1_loss huber_loss triplet_margin_loss
+                      sigmoid_focal_loss
 """
 from .activation import dropout, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import (abs, add, clamp, clip, div, exp, log, maximum, minimum, mul, neg, pow,
@@ -21,7 +22,8 @@ from .arithmetic import (abs, add, clamp, clip, div, exp, log, maximum, minimum,
 from .conv import conv2d, conv_transpose2d
 from .linalg import linear, matmul
 from .loss import (binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
-                   mse_loss, nll_loss, pairwise_distance, smooth_l1_loss, triplet_margin_loss)
+                   mse_loss, nll_loss, pairwise_distance, sigmoid_focal_loss, smooth_l1_loss,
+                   triplet_margin_loss)
 from .normalization import batch_norm
 from .pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from .reduction import amax, amin, argmax, argmin, max, mean, min, std, sum, var

@@ -1,5 +1,6 @@
 """Losses: cross_entropy, nll_loss, binary_cross_entropy_with_logits, mse_loss, l1_loss,
-smooth_l1_loss, huber_loss, triplet_margin_loss (PyTorch's arguments and reductions).
+smooth_l1_loss, huber_loss, triplet_margin_loss (PyTorch's arguments and reductions), and
+sigmoid_focal_loss (torchvision.ops').
 
 cross entropy and its binary twin are fused ops, for speed and because their stable forms
 (log-sum-exp, softplus) need the logits; the regression losses are composed from primitives.
@@ -11,6 +12,8 @@ so instead of returning NaN.
 References
 ----------
 [Gir15] R. Girshick. Fast R-CNN. ICCV 2015.
+[LGG17] T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár. Focal Loss for Dense Object
+        Detection (RetinaNet). ICCV 2017.
 [SKP15] F. Schroff, D. Kalenichenko, J. Philbin. FaceNet: A Unified Embedding for Face
         Recognition and Clustering. CVPR 2015.
 [SSW16] C. Szegedy et al. Rethinking the Inception Architecture for Computer Vision (label
@@ -208,6 +211,36 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     p = None if pos_weight is None else _arr(pos_weight).astype(x.dtype)
     target = operand(target, input) if isinstance(target, Tensor) else t.astype(x.dtype)
     loss = BCEWithLogitsFn.apply(operand(input, input), target, w, p)
+    return _reduce(loss, reduction)
+
+
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """The focal loss of RetinaNet [LGG17], for one binary classifier per element:
+
+        p_t = p if t = 1 else 1 − p          (p = σ(x), the predicted probability of 1)
+        FL(p_t) = −α_t (1 − p_t)^γ log(p_t)   (α_t = α if t = 1 else 1 − α)
+
+    The factor (1 − p_t)^γ shrinks the loss of easy examples (p_t near 1), so the many easy
+    background anchors of a one-stage detector no longer swamp the few hard ones; γ = 0,
+    α < 0 gives back binary cross entropy. Same arguments as torchvision.ops: ``alpha < 0``
+    turns the weighting off, ``reduction`` is 'none' (default), 'mean' or 'sum'.
+    Targets may be soft (in [0, 1]); then p_t and α_t interpolate.
+    """
+    fn = "sigmoid_focal_loss"
+    check_reduction(reduction, fn)
+    if not isinstance(gamma, (int, float)) or gamma < 0:
+        raise ValueError(f"{fn}: gamma must be a number >= 0, got {gamma!r}")
+    if not isinstance(alpha, (int, float)) or alpha > 1:
+        raise ValueError(f"{fn}: alpha must be a number <= 1 (negative: no weighting), got {alpha!r}")
+    ce = binary_cross_entropy_with_logits(inputs, targets, reduction="none")  # −log p_t
+    from .activation import sigmoid
+    x = operand(inputs, inputs)
+    t = operand(targets, inputs) if isinstance(targets, Tensor) else _arr(targets).astype(x.dtype)
+    p = sigmoid(x)
+    p_t = A.add(A.mul(p, t), A.mul(A.sub(1.0, p), A.sub(1.0, t)))
+    loss = A.mul(ce, A.pow(A.sub(1.0, p_t), float(gamma))) if gamma else ce
+    if alpha >= 0:
+        loss = A.mul(loss, alpha * t + (1 - alpha) * (1 - t))
     return _reduce(loss, reduction)
 
 

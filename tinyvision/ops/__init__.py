@@ -12,3 +12,4 @@ from .coder import BoxCoder
 from .matcher import (BalancedPositiveNegativeSampler, Matcher, SSDMatcher, assign_anchors_greedy,
                       hard_negative_mining)
 from .nms import batched_nms, nms
+from ..functional.loss import sigmoid_focal_loss
