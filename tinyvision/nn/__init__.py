@@ -10,3 +10,4 @@ from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from ..ops.roi import MultiScaleRoIAlign, RoIAlign, RoIPool  # as torchvision.ops; last: ops needs nn

@@ -12,4 +12,5 @@ from .coder import BoxCoder
 from .matcher import (BalancedPositiveNegativeSampler, Matcher, SSDMatcher, assign_anchors_greedy,
                       hard_negative_mining)
 from .nms import batched_nms, nms
+from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool, roi_align, roi_pool
 from ..functional.loss import sigmoid_focal_loss
