@@ -2,9 +2,10 @@
 
     python benchmarks/results.py [--only NAME ...]
 
-Each row trains the model from scratch on this machine with its recipe
-(tinyvision/recipes.py; the README's figures are from 2 cores) and times inference after
-training. Rows are added as the zoo grows.
+Each row trains the model from scratch on this machine with its recipe (tinyvision/recipes/:
+the classifiers' settings, then one module per task of ``recipes.TASKS``; the README's
+figures are from 2 cores) and times inference after training. A task's row is named after
+the task (``--only fast_rcnn``) and labelled by its module's LABEL and DATA.
 """
 import argparse
 import time
@@ -42,10 +43,26 @@ def classifier(model, data, label):
     return row
 
 
+def task(name):
+    def row():
+        module = recipes.task(name)
+        r = module.train(progress=False)
+        metric = ", ".join(f"{k} {_figure(v)}" for k, v in r["metrics"].items())
+        return (getattr(module, "LABEL", name), getattr(module, "DATA", "ShapesScenes"), metric,
+                f"{r['seconds']:.0f} s", f"{r['ms_per_image']:.2f} ms")
+    row.__name__ = name
+    return row
+
+
+def _figure(v):
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
 ROWS = [spirals_mlp,
         classifier("lenet5", "digits", "LeNet-5"),
         classifier("resnet", "digits", "ResNet-8 (`resnet_small`)"),
-        classifier("allconv", "shapes", "all-conv + GAP (`AllConvNet`)")]
+        classifier("allconv", "shapes", "all-conv + GAP (`AllConvNet`)")] + [
+        task(name) for name in recipes.TASKS]
 
 
 def main(argv=None):

@@ -18,6 +18,8 @@ module here, listed in ``TASKS`` under the name ``tinyvision train NAME`` takes,
         ``out`` is a folder), and anything else the example script wants to show
     evaluate(checkpoint) -> dict of metrics on the test split, from a checkpoint ``train``
         wrote (its ``meta`` names the task)
+    LABEL, DATA: the model and the data as the README's results table names them
+        (benchmarks/results.py makes one row per task)
 
     result = recipes.train_task("localization", out="runs")
 """
