@@ -24,12 +24,12 @@ numbers, strings, None and arrays, and rejects any tag it does not know.
 """
 import json
 import os
-import tempfile
 import zipfile
 from collections import Counter
 
 import numpy as np
 
+from ._files import atomic_writer
 from .tensor import Tensor
 
 _SEP = "/"
@@ -143,18 +143,8 @@ def save(obj, path):
     arrays = _flatten(obj, "", {}, json_values)
     if json_values:
         arrays[_JSON_KEY] = np.asarray(json.dumps(json_values))
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_writer(path, "save") as f:
+        np.savez(f, **arrays)
 
 
 # ---- load -------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 """File helpers for the readers and writers: atomic writes, safe XML, images via Pillow.
 
-Atomic write: the bytes go to a temporary file beside the target, are flushed to disk, and
-the temporary file is renamed over the target (``os.replace``, atomic on POSIX and Windows).
-A crash or an error at any point leaves either the old file or the new one, never half.
+Atomic write: tinyvision/_files.py (a temporary file beside the target, renamed over it: the
+old file or the new one, never half).
 
 Safe XML: VOC annotations are parsed with expat directly, refusing any DOCTYPE (and with it
 every ENTITY declaration), so a file from a stranger cannot expand entities (the
@@ -12,29 +11,20 @@ Pillow reads and writes PNG/JPEG. It is imported only when a picture is read or 
 """
 import io
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
 import numpy as np
 
+from .._files import atomic_writer
 
-def atomic_write(path, data):
+
+def atomic_write(path, data, where="write"):
     """Write ``data`` (bytes or str) to ``path`` so that it is never half-written."""
     if isinstance(data, str):
         data = data.encode("utf-8")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_writer(path, where) as f:
+        f.write(data)
 
 
 def iterate_samples(samples):

@@ -12,11 +12,11 @@ A Tensor is read through its ``.data``. Anything else (a float HWC array, an int
 values outside [0, 1]) is an error that says what came, never a silently wrong picture.
 """
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .._files import atomic_writer
 from ..tensor import Tensor
 
 # A float image may overshoot [0, 1] by this much (rounding after a resize or a normalisation
@@ -76,29 +76,9 @@ def save_png(image, path):
     either the old file or the complete new one, never half a picture. Returns ``path``.
     """
     rgb = to_rgb_uint8(image, fn="save_png")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"save_png: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(rgb).save(f, format="PNG")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); a PNG is not
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
-
-
-def _umask():
-    """The process's file-creation mask (Python can only read it by setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    with atomic_writer(path, "save_png") as f:
+        Image.fromarray(rgb).save(f, format="PNG")
+    return os.fspath(path)
 
 
 def font(size=11):
