@@ -8,5 +8,6 @@ summary figures (AP, AP50, AP75, APs/m/l, AR1/10/100) equal to pycocotools' COCO
 from .coco import coco_evaluate
 from .classification import accuracy, confusion_matrix, mean_iou
 from .pr import pr_curves
+from .proposals import proposal_recall
 from .voc import voc_ap, voc_evaluate
 from .detection import evaluate_detections

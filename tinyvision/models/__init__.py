@@ -2,9 +2,12 @@
 
     classification/  LeNet5, AlexNetSmall, VGG, ResNet (resnet_small, resnet18, resnet50),
                      MobileNet, AllConvNet
+    selective_search.py  selective_search (object proposals), felzenszwalb (its initial
+                     segmentation), proposals_for (a data set, cached)
 """
 from .classification import (AlexNetSmall, AllConvNet, BasicBlock, Bottleneck, LeNet5,
                              MobileNet, ResNet, VGG, resnet18, resnet50, resnet_small)
+from .selective_search import felzenszwalb, proposals_for, selective_search
 
 # Names for the CLI and the training scripts: name -> constructor(num_classes, in_channels)
 CLASSIFIERS = {

@@ -30,6 +30,7 @@ from .classification import (DATASETS, DEFAULT, SETTINGS, build_classifier, eval
 
 # name -> module of this package. Each task adds its own line.
 TASKS = {
+    "selective_search": "selective_search",
 }
 
 
