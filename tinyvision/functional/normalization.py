@@ -6,6 +6,11 @@
 training the running statistics move towards the batch's, PyTorch's way:
 running ← (1 − momentum)·running + momentum·batch, with the *unbiased* batch variance.
 
+The passes over memory are a kernel (kernels/batch_norm/, ``kernels.get("batch_norm", x)``
+picks the implementation): two each way, statistics then y forward, the two sums then gx
+backward.  The forward keeps x (not x̂) for the backward, which recomputes x̂ = (x − μ)·invstd
+as it goes, as PyTorch does: the same memory, and one array fewer written.
+
 References
 ----------
 [IS15] S. Ioffe, C. Szegedy. Batch Normalization: Accelerating Deep Network Training by
@@ -13,32 +18,23 @@ References
 """
 import numpy as np
 
+from .. import kernels
 from ..autograd.function import Function
+from ..kernels._gpu import array_module
 from ..tensor import Tensor
-
-
-def _channel_sum(a):
-    """Σ over every dim but 1 of a (N, C, *): a per-channel (C,) vector.
-
-    Summing each (image, channel) row with a matrix-vector product runs at BLAS speed, about
-    3x faster than NumPy's sum over axes (0, 2, 3) on a strided view."""
-    rows = a.reshape(a.shape[0], a.shape[1], -1)
-    return (rows @ np.ones(rows.shape[2], a.dtype)).sum(axis=0)
 
 
 class BatchNormFn(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, eps, training, momentum):
         """Training: the batch's μ_B, σ²_B (and the running statistics updated in place);
-        else the running ones.  Each step reuses the previous one's array, so the whole
-        forward reads and writes x a few times, not once per formula term."""
+        else the running ones.  Then y = (x − μ)·γ/√(σ² + ε) + β in one pass."""
+        xp, kernel = array_module(x), kernels.get("batch_norm", x)
+        x = xp.ascontiguousarray(x)                 # kept for the backward: read as rows
         C = x.shape[1]
         m = x.size // C
-        shape = (1, C) + (1,) * (x.ndim - 2)     # a per-channel vector, broadcastable
         if training:
-            mean = _channel_sum(x) / m
-            xhat = x - mean.reshape(shape)                      # x − μ_B
-            var = _channel_sum(xhat * xhat) / m                 # biased: the formula's 1/m
+            mean, var = kernel.batch_norm_stats(x)              # float64, var biased (1/m)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -46,16 +42,14 @@ class BatchNormFn(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * var * (m / (m - 1))   # the running estimate is unbiased
         else:
-            mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
-            xhat = x - mean.reshape(shape)
-        invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        xhat *= invstd.reshape(shape)                           # x̂, in place
-        ctx.save_for_backward(xhat, invstd, weight)
-        ctx.shape, ctx.batch_stats = shape, training
-        y = xhat.copy() if weight is None else xhat * weight.reshape(shape)
-        if bias is not None:
-            y += bias.reshape(shape)
-        return y
+            mean, var = running_mean, running_var
+        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype)     # 1/√(σ² + ε)
+        mean = mean.astype(x.dtype)
+        weight = None if weight is None else weight.astype(x.dtype, copy=False)
+        bias = None if bias is None else bias.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, mean, invstd, weight)
+        ctx.kernel, ctx.batch_stats = kernel, training
+        return kernel.batch_norm_forward(x, mean, invstd, weight, bias)
 
     @staticmethod
     def backward(ctx, gy):
@@ -67,24 +61,13 @@ class BatchNormFn(Function):
 
         Since Σg = γ Σgy = γ dL/dβ and Σ g x̂ = γ dL/dγ, the training case is computed as
         dL/dx = γ/√(σ²_B+ε) · (gy − dL/dβ / m − x̂ dL/dγ / m), from the two sums already
-        needed for the parameters.
+        needed for the parameters: one pass for the sums, one for dL/dx.
         """
-        xhat, invstd, weight = ctx.saved_tensors
-        shape = ctx.shape
+        x, mean, invstd, weight = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad[:3]
-        scale = invstd if weight is None else weight * invstd           # γ/√(σ²+ε)
-        gx = None
-        if ctx.batch_stats:
-            m = gy.size // gy.shape[1]
-            gb, gw = _channel_sum(gy), _channel_sum(gy * xhat)
-            if nx:
-                gx = gy - (gb / m).reshape(shape)
-                gx -= xhat * (gw / m).reshape(shape)
-                gx *= scale.reshape(shape)
-        else:
-            gb = _channel_sum(gy) if nb else None
-            gw = _channel_sum(gy * xhat) if nw else None
-            gx = gy * scale.reshape(shape) if nx else None
+        gx, gw, gb = ctx.kernel.batch_norm_backward(
+            gy.astype(x.dtype, copy=False), x, mean, invstd, weight, ctx.batch_stats,
+            grad_input=nx, grad_params=nw or nb)
         return gx, (gw if nw else None), (gb if nb else None), None, None, None, None, None
 
 
@@ -102,8 +85,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     x = _arr(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: input must be (N, C, *), got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"batch_norm: input must be floating point, got dtype {x.dtype}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"batch_norm: input must be floating point (float32 or float64), "
+                        f"got dtype {x.dtype}")
     C = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
