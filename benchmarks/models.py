@@ -4,10 +4,14 @@ tinyvision against the same architecture in PyTorch (CPU, 2 threads), in the sam
     python benchmarks/models.py            # full
     python benchmarks/models.py --quick    # fewer steps (CI)
 
-Each (library, model) runs in its own fresh process so peak memory is its own: the
-process's resident-set high-water mark is reset (/proc/self/clear_refs) after a warm-up
-step, and the peak above the resident size at that moment is reported — the memory one
-training step needs beyond the model and the batch. Throughput is the median over steps.
+Each (library, model) runs in its own fresh process so peak memory is its own. After two
+warm-up steps (JIT compiles, caches, optimizer state) the C allocator hands its free memory
+back to the system (glibc's malloc_trim, in both libraries' processes alike), the process's
+resident-set high-water mark is reset (/proc/self/clear_refs), and the peak above the
+resident size at that moment is reported: the memory the timed training steps need beyond
+the model and the batch. (Without the trim, memory an allocator kept from the warm-up is
+reused unseen, and a library that frees to the system looks worse than one that holds on.)
+Throughput is the median over steps.
 """
 import argparse
 import json
@@ -23,7 +27,7 @@ MODELS = {
 }
 
 PROBE = textwrap.dedent("""
-    import json, statistics, sys, time
+    import ctypes, gc, json, statistics, sys, time
     import numpy as np
     lib, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
     batch, shape, classes = json.loads(sys.argv[4])
@@ -79,7 +83,9 @@ PROBE = textwrap.dedent("""
             opt.zero_grad(); loss.backward(); opt.step()
 
     step(); step()                          # warm-up: JIT, caches, optimizer state
-    base = rss_kib("VmRSS")
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # free memory back to the system, for both alike
+    base = rss_kib("VmRSS")                 # the model, the batch, the libraries: not counted
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                        # reset the high-water mark VmHWM
     times = []
