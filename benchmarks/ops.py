@@ -5,8 +5,7 @@
     python benchmarks/ops.py --markdown   # the README's table
 
 Each op family lives in its own module (ops_kernels.py, ops_conv.py, ops_pool.py,
-ops_resample.py) and
-exports ``cases(quick) -> [Case]``; this script times them all (medians, ms), prints
+ops_resample.py, ops_norm.py) and exports ``cases(quick) -> [Case]``; this script times them all (medians, ms), prints
 GFLOP/s where it applies and the time ratio to PyTorch (below 1: tinyvision is faster),
 then Numba's first-call latency with a cold and a warm on-disk cache.
 """
@@ -21,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import print_table, run_cases, torch  # noqa: E402
 
-FAMILIES = ["ops_kernels", "ops_conv", "ops_pool", "ops_resample"]
+FAMILIES = ["ops_kernels", "ops_conv", "ops_pool", "ops_resample", "ops_norm"]
 
 # One small call of each Numba kernel, run in a fresh process so its JIT cost is visible.
 FIRST_CALL = """
