@@ -4,10 +4,14 @@
                      MobileNet, AllConvNet
     selective_search.py  selective_search (object proposals), felzenszwalb (its initial
                      segmentation), proposals_for (a data set, cached)
+    sliding_window.py  WindowClassifier (with a background class), SlidingWindowDetector
+    overfeat.py      fc_to_conv (FC layers as convolutions), Overfeat (one pass, multi-scale)
 """
 from .classification import (AlexNetSmall, AllConvNet, BasicBlock, Bottleneck, LeNet5,
                              MobileNet, ResNet, VGG, resnet18, resnet50, resnet_small)
 from .selective_search import felzenszwalb, proposals_for, selective_search
+from .sliding_window import SlidingWindowDetector, WindowClassifier
+from .overfeat import Overfeat, fc_to_conv
 
 # Names for the CLI and the training scripts: name -> constructor(num_classes, in_channels)
 CLASSIFIERS = {
