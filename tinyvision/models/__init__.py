@@ -2,6 +2,8 @@
 
     classification/  LeNet5, AlexNetSmall, VGG, ResNet (resnet_small, resnet18, resnet50),
                      MobileNet, AllConvNet
+    localization.py  Localizer (class head + box head), localization_loss (α·CE + (1−α)·box)
+    pose.py          PoseRegressor (DeepPose), pose_loss (ℓ2 over visible joints), pck
     selective_search.py  selective_search (object proposals), felzenszwalb (its initial
                      segmentation), proposals_for (a data set, cached)
     sliding_window.py  WindowClassifier (with a background class), SlidingWindowDetector
@@ -9,6 +11,8 @@
 """
 from .classification import (AlexNetSmall, AllConvNet, BasicBlock, Bottleneck, LeNet5,
                              MobileNet, ResNet, VGG, resnet18, resnet50, resnet_small)
+from .localization import Localizer, localization_loss
+from .pose import PoseRegressor, pck, pose_loss
 from .selective_search import felzenszwalb, proposals_for, selective_search
 from .sliding_window import SlidingWindowDetector, WindowClassifier
 from .overfeat import Overfeat, fc_to_conv

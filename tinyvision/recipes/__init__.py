@@ -30,6 +30,8 @@ from .classification import (DATASETS, DEFAULT, SETTINGS, build_classifier, eval
 
 # name -> module of this package. Each task adds its own line.
 TASKS = {
+    "localization": "localization",
+    "pose": "pose",
     "sliding_window": "sliding_window",
     "overfeat": "overfeat",
     "selective_search": "selective_search",
