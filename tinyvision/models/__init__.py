@@ -8,6 +8,8 @@
                      segmentation), proposals_for (a data set, cached)
     sliding_window.py  WindowClassifier (with a background class), SlidingWindowDetector
     overfeat.py      fc_to_conv (FC layers as convolutions), Overfeat (one pass, multi-scale)
+    rcnn.py          RCNN (warped proposals, CNN features, SVMs, box regression), RCNNNet
+    fast_rcnn.py     FastRCNN (one pass, RoI pooling, multitask loss, end to end)
 """
 from .classification import (AlexNetSmall, AllConvNet, BasicBlock, Bottleneck, LeNet5,
                              MobileNet, ResNet, VGG, resnet18, resnet50, resnet_small)
@@ -16,6 +18,8 @@ from .pose import PoseRegressor, pck, pose_loss
 from .selective_search import felzenszwalb, proposals_for, selective_search
 from .sliding_window import SlidingWindowDetector, WindowClassifier
 from .overfeat import Overfeat, fc_to_conv
+from .rcnn import RCNN, RCNNNet
+from .fast_rcnn import FastRCNN
 
 # Names for the CLI and the training scripts: name -> constructor(num_classes, in_channels)
 CLASSIFIERS = {

@@ -35,6 +35,8 @@ TASKS = {
     "sliding_window": "sliding_window",
     "overfeat": "overfeat",
     "selective_search": "selective_search",
+    "rcnn": "rcnn",
+    "fast_rcnn": "fast_rcnn",
 }
 
 
