@@ -5,7 +5,8 @@
 Each row trains the model from scratch on this machine with its recipe (tinyvision/recipes/:
 the classifiers' settings, then one module per task of ``recipes.TASKS``; the README's
 figures are from 2 cores) and times inference after training. A task's row is named after
-the task (``--only fast_rcnn``) and labelled by its module's LABEL and DATA.
+the task (``--only fast_rcnn``), labelled by its module's LABEL and DATA, and shows its
+module's ROW_METRICS (all its metrics when it has none).
 """
 import argparse
 import time
@@ -47,7 +48,8 @@ def task(name):
     def row():
         module = recipes.task(name)
         r = module.train(progress=False)
-        metric = ", ".join(f"{k} {_figure(v)}" for k, v in r["metrics"].items())
+        shown = getattr(module, "ROW_METRICS", None) or list(r["metrics"])
+        metric = ", ".join(f"{k} {_figure(r['metrics'][k])}" for k in shown)
         return (getattr(module, "LABEL", name), getattr(module, "DATA", "ShapesScenes"), metric,
                 f"{r['seconds']:.0f} s", f"{r['ms_per_image']:.2f} ms")
     row.__name__ = name

@@ -13,4 +13,5 @@ from .matcher import (BalancedPositiveNegativeSampler, Matcher, SSDMatcher, assi
                       hard_negative_mining)
 from .nms import batched_nms, nms
 from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool, roi_align, roi_pool
+from .feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool, LastLevelP6P7
 from ..functional.loss import sigmoid_focal_loss

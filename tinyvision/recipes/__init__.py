@@ -19,7 +19,8 @@ module here, listed in ``TASKS`` under the name ``tinyvision train NAME`` takes,
     evaluate(checkpoint) -> dict of metrics on the test split, from a checkpoint ``train``
         wrote (its ``meta`` names the task)
     LABEL, DATA: the model and the data as the README's results table names them
-        (benchmarks/results.py makes one row per task)
+        (benchmarks/results.py makes one row per task), and optionally ROW_METRICS, the
+        names of the metrics the row shows
 
     result = recipes.train_task("localization", out="runs")
 """

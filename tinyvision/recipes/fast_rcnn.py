@@ -41,6 +41,9 @@ from .rcnn import (PROPOSALS, evaluate_model, pixel_statistics, proposal_ms, sav
                    scene_proposals, scenes)
 
 TASK, STEM = "fast_rcnn", "fast_rcnn-shapes"
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "Fast R-CNN (RoI align, SVD heads)", "ShapesScenes"
+ROW_METRICS = ("mAP@0.5", "AP", "speedup_vs_rcnn")
 SETTINGS = dict(train_images=1000, epochs=12, images_per_batch=2, lr=0.03,
                 model=dict(widths=(16, 32, 64, 64), hidden=256, roi="align"),
                 svd_ranks=(32, 16))    # fc6, fc7 at test time (Sec. 3.1); None: uncompressed

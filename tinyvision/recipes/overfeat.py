@@ -27,6 +27,9 @@ from ._window_classifier import (load_window_classifier, save_window_classifier,
 from .sliding_window import save_pictures
 
 TASK = "overfeat"
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "Overfeat (fc_to_conv, multi-scale, box regression)", "ShapesScenes"
+ROW_METRICS = ("map50", "map50_windows", "speedup")
 SPEED_IMAGES = 10     # test scenes both detectors are timed on (the naive one is the slow one)
 DETECTOR = dict(score_thresh=0.05, merge_thresh=0.3)
 

@@ -26,6 +26,8 @@ from ..training import Trainer
 from .classification import inference_ms
 
 TASK = "pose"
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "PoseRegressor (DeepPose, 14 joints)", "StickFigures"
 # Chosen to pass the quality bar (PCK@0.1 >= 0.80) in a few minutes on 2 cores (measured,
 # seed 0: PCK@0.1 0.865, PCK@0.2 0.979); tinyvision train pose --epochs N overrides the epochs.
 SETTINGS = dict(image_size=64, train_images=8000, epochs=12, batch_size=64, lr=2e-3,

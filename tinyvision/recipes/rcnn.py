@@ -40,6 +40,9 @@ from ..random import manual_seed
 from ..training import Trainer
 
 TASK, STEM = "rcnn", "rcnn-shapes"
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "R-CNN (selective search, SVMs, box regression)", "ShapesScenes"
+ROW_METRICS = ("mAP@0.5", "AP")
 PROPOSALS = dict(mode="fast", max_proposals=300, seed=0)   # selective_search's arguments
 SETTINGS = dict(train_images=1000, epochs=4, batch_size=128, lr=0.02, regions_per_image=32,
                 svm_regions_per_image=48, svm_lambda=1e-3, svm_steps=300, reg_iou=0.6,

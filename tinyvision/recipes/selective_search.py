@@ -27,6 +27,8 @@ from ..serialization import load
 from ..viz.image import font, text_size
 from ..viz.plot import nice_ticks
 
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "selective search (Felzenszwalb + hierarchical grouping)", "ShapesScenes"
 SETTINGS = dict(mode="fast")     # for selective_search (its defaults otherwise)
 COUNTS = (10, 50, 100, 300, 1000)
 TARGET_COUNT = 300               # the bar: recall@0.5 with at most this many proposals

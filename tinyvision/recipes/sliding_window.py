@@ -20,6 +20,8 @@ from ._window_classifier import (evaluate_detector, load_window_classifier,
                                  save_window_classifier, test_scenes, train_window_classifier)
 
 TASK = "sliding_window"
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "sliding window (window classifier + NMS)", "ShapesScenes, 100 test scenes"
 EVAL_IMAGES = 100      # first scenes of the test split the naive detector is evaluated on
 STRIDE = 8             # window step in the classifier's 32 px input: w/4 of a w-pixel window
 DETECTOR = dict(stride=STRIDE, score_thresh=0.05, nms_thresh=0.3)
