@@ -16,6 +16,7 @@ from .. import data as D
 from .. import models, optim
 from ..data import transforms as T
 from ..data.digits import CLASSES as DIGIT_CLASSES
+from ..random import manual_seed
 from ..training import Trainer
 
 DATASETS = ("digits", "shapes")
@@ -105,6 +106,7 @@ def train_classifier(model, data, epochs=None, batch_size=None, lr=None, optimiz
             settings[key] = value
     train, test, num_classes, in_channels, class_names = load_classification(data, seed)
     input_size = test[0][0].shape[-1]
+    manual_seed(seed)                     # the initial weights depend on the seed alone
     net = build_classifier(model, num_classes, in_channels, input_size, data)
     opt = _optimizer(settings["optimizer"], net.parameters(), settings["lr"])
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings["epochs"])

@@ -15,17 +15,16 @@ predicted box with the true one, averaged over the images; the box counts whatev
 predicted class).
 """
 import os
-import time
 
 import numpy as np
 
 from .. import data as D
-from .. import load, manual_seed, ops, optim, tensor
+from .. import manual_seed, ops, tensor
 from ..data import transforms as T
 from ..models.localization import (Localizer, boxes_to_targets, localization_loss,
                                    targets_to_boxes)
 from ..tensor import as_array
-from ..training import Trainer
+from . import _single_image
 from .classification import inference_ms
 
 TASK = "localization"
@@ -113,24 +112,14 @@ def train(epochs=None, seed=0, out=None, progress=True, alpha=None, box_loss=Non
     train_set, test_set, test_arrays, mean, std = load_data(settings, seed)
     manual_seed(seed)                                # the same initial weights every run
     model = build_model(settings)
-    opt = optim.Adam(model.parameters(), lr=settings["lr"])
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings["epochs"])
-    checkpoint, stem = None, f"{TASK}-alpha{settings['alpha']:g}-{settings['box_loss']}"
-    if out is not None:
-        os.makedirs(out, exist_ok=True)
-        checkpoint = os.path.join(out, f"{stem}.npz")
+    stem = f"{TASK}-alpha{settings['alpha']:g}-{settings['box_loss']}"
     meta = dict(task=TASK, settings=settings, seed=seed, mean=mean.ravel().tolist(),
                 std=std.ravel().tolist())
     loss_fn = lambda outputs, targets: localization_loss(outputs, targets, settings["alpha"],
                                                          settings["box_loss"])
-    trainer = Trainer(model, opt, loss_fn=loss_fn, metric_fn=mean_iou, scheduler=sched,
-                      checkpoint=checkpoint, meta=meta, progress=progress)
-    loader = D.DataLoader(train_set, batch_size=settings["batch_size"], shuffle=True,
-                          generator=seed)
-    start = time.perf_counter()
-    history = trainer.fit(loader, D.DataLoader(test_set, batch_size=250),
-                          epochs=settings["epochs"], seed=seed)
-    seconds = time.perf_counter() - start
+    history, seconds, checkpoint = _single_image.fit(model, train_set, test_set, settings,
+                                                     loss_fn, mean_iou, meta, out, stem, seed,
+                                                     progress)
     result = dict(metrics=evaluate_model(model, test_set), seconds=seconds,
                   ms_per_image=inference_ms(model, test_set), history=history,
                   settings=settings, checkpoint=checkpoint)
@@ -141,15 +130,9 @@ def train(epochs=None, seed=0, out=None, progress=True, alpha=None, box_loss=Non
 
 def evaluate(checkpoint):
     """{"accuracy", "mean_iou"} on the test split, from a checkpoint ``train`` wrote."""
-    state = load(checkpoint)
-    meta = state["meta"]
-    settings = meta["settings"]
-    model = build_model(settings)
-    model.load_state_dict(state["model"])
-    test = D.ShapesScenes("test", single_object=True, image_size=settings["image_size"],
+    model, meta, mean, std = _single_image.load_trained(checkpoint, build_model)
+    test = D.ShapesScenes("test", single_object=True, image_size=meta["settings"]["image_size"],
                           seed=int(meta["seed"])).arrays()
-    shape = (1, 3, 1, 1)
-    mean, std = (np.asarray(meta[k], np.float32).reshape(shape) for k in ("mean", "std"))
     return evaluate_model(model, LocalizationData(test, mean, std))
 
 

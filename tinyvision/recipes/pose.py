@@ -13,16 +13,15 @@ Metric: PCK@0.1 over the visible joints of the test split, the reference size be
 longer side of the tight box of each figure's 14 true joints (``models.pose.pck``).
 """
 import os
-import time
 
 import numpy as np
 
 from .. import data as D
-from .. import load, manual_seed, optim, tensor
+from .. import manual_seed, tensor
 from ..data import transforms as T
 from ..data.stick_figures import FLIP_INDICES, SKELETON
 from ..models.pose import PoseRegressor, normalize_joints, pck, pose_loss
-from ..training import Trainer
+from . import _single_image
 from .classification import inference_ms
 
 TASK = "pose"
@@ -97,22 +96,11 @@ def train(epochs=None, seed=0, out=None, progress=True, train_images=None):
     train_set, test_set, test_arrays, mean, std = load_data(settings, seed)
     manual_seed(seed)                                # the same initial weights every run
     model = build_model(settings)
-    opt = optim.Adam(model.parameters(), lr=settings["lr"])
-    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings["epochs"])
-    checkpoint = None
-    if out is not None:
-        os.makedirs(out, exist_ok=True)
-        checkpoint = os.path.join(out, f"{TASK}.npz")
     meta = dict(task=TASK, settings=settings, seed=seed, mean=mean.ravel().tolist(),
                 std=std.ravel().tolist())
-    trainer = Trainer(model, opt, loss_fn=pose_loss, metric_fn=pck_at_0_1, scheduler=sched,
-                      checkpoint=checkpoint, meta=meta, progress=progress)
-    loader = D.DataLoader(train_set, batch_size=settings["batch_size"], shuffle=True,
-                          generator=seed)
-    start = time.perf_counter()
-    history = trainer.fit(loader, D.DataLoader(test_set, batch_size=250),
-                          epochs=settings["epochs"], seed=seed)
-    seconds = time.perf_counter() - start
+    history, seconds, checkpoint = _single_image.fit(model, train_set, test_set, settings,
+                                                     pose_loss, pck_at_0_1, meta, out, TASK,
+                                                     seed, progress)
     pred = model.predict(tensor(test_set.images))
     result = dict(metrics=evaluate_model(model, test_set),
                   per_joint=dict(zip(D.StickFigures.JOINTS,
@@ -126,14 +114,9 @@ def train(epochs=None, seed=0, out=None, progress=True, train_images=None):
 
 def evaluate(checkpoint):
     """{"pck@0.1", "pck@0.2"} on the test split, from a checkpoint ``train`` wrote."""
-    state = load(checkpoint)
-    meta = state["meta"]
-    settings = meta["settings"]
-    model = build_model(settings)
-    model.load_state_dict(state["model"])
-    test = D.StickFigures("test", image_size=settings["image_size"],
+    model, meta, mean, std = _single_image.load_trained(checkpoint, build_model)
+    test = D.StickFigures("test", image_size=meta["settings"]["image_size"],
                           seed=int(meta["seed"])).arrays()
-    mean, std = (np.asarray(meta[k], np.float32).reshape(1, 3, 1, 1) for k in ("mean", "std"))
     return evaluate_model(model, PoseData(test, mean, std))
 
 
