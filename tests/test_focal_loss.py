@@ -55,3 +55,11 @@ def test_bad_arguments(kwargs, match):
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         F.sigmoid_focal_loss(np.zeros(3), np.zeros(4))
+
+
+def test_float32_logits_with_array_targets_stay_float32_through_backward():
+    # a bare float32 array of targets once made 1 − t float64, and the whole backward with it
+    x = tv.tensor(np.zeros((3, 2), np.float32), requires_grad=True)
+    loss = F.sigmoid_focal_loss(x, np.ones((3, 2), np.float32), reduction="sum")
+    loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32

@@ -82,6 +82,11 @@ def test_resnet_features_strides_and_errors():
     out = body(tv.tensor(np.zeros((2, 3, 32, 32), np.float32)))
     assert {k: v.shape for k, v in out.items()} == {
         "c2": (2, 4, 8, 8), "c3": (2, 4, 4, 4), "c4": (2, 8, 2, 2), "c5": (2, 8, 1, 1)}
+    short = ResNetFeatures((4, 4, 8, 8), last="c4")
+    assert list(short(tv.tensor(np.zeros((1, 3, 32, 32), np.float32)))) == ["c2", "c3", "c4"]
+    assert len(short.stages) == 3 and short.strides == {"c2": 4, "c3": 8, "c4": 16}
+    with pytest.raises(ValueError, match="last must be one of"):
+        ResNetFeatures(last="c6")
     with pytest.raises(ValueError, match="4 entries"):
         ResNetFeatures((4, 8, 16))
     with pytest.raises(ValueError, match="returned_layers"):

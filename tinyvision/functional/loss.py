@@ -235,7 +235,9 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none")
     ce = binary_cross_entropy_with_logits(inputs, targets, reduction="none")  # −log p_t
     from .activation import sigmoid
     x = operand(inputs, inputs)
-    t = operand(targets, inputs) if isinstance(targets, Tensor) else _arr(targets).astype(x.dtype)
+    # NOTE: targets become a Tensor of the inputs' dtype: as a bare array, 1 − t came out
+    # float64 and turned the whole backward pass into float64.
+    t = targets if isinstance(targets, Tensor) else Tensor(_arr(targets).astype(x.dtype))
     p = sigmoid(x)
     p_t = A.add(A.mul(p, t), A.mul(A.sub(1.0, p), A.sub(1.0, t)))
     loss = A.mul(ce, A.pow(A.sub(1.0, p_t), float(gamma))) if gamma else ce

@@ -10,6 +10,7 @@
     overfeat.py      fc_to_conv (FC layers as convolutions), Overfeat (one pass, multi-scale)
     rcnn.py          RCNN (warped proposals, CNN features, SVMs, box regression), RCNNNet
     fast_rcnn.py     FastRCNN (one pass, RoI pooling, multitask loss, end to end)
+    detection/       FasterRCNN, YOLOv1, SSD, RetinaNet on one small ResNet + FPN backbone
 """
 from .classification import (AlexNetSmall, AllConvNet, BasicBlock, Bottleneck, LeNet5,
                              MobileNet, ResNet, VGG, resnet18, resnet50, resnet_small)
@@ -20,6 +21,7 @@ from .sliding_window import SlidingWindowDetector, WindowClassifier
 from .overfeat import Overfeat, fc_to_conv
 from .rcnn import RCNN, RCNNNet
 from .fast_rcnn import FastRCNN
+from .detection import SSD, FasterRCNN, RetinaNet, YOLOv1
 
 # Names for the CLI and the training scripts: name -> constructor(num_classes, in_channels)
 CLASSIFIERS = {

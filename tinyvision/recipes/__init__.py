@@ -38,6 +38,10 @@ TASKS = {
     "selective_search": "selective_search",
     "rcnn": "rcnn",
     "fast_rcnn": "fast_rcnn",
+    "faster_rcnn": "faster_rcnn",
+    "yolo": "yolo",
+    "ssd": "ssd",
+    "retinanet": "retinanet",
 }
 
 

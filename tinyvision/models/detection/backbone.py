@@ -40,13 +40,19 @@ class ResNetFeatures(nn.Module):
     widths : channels of the four stages (w0, w1, w2, w3)
     layers : BasicBlocks per stage
     in_channels : image channels
+    last : the last stage built ("c2".."c5"): a detector that reads only c4 needs no c5
     """
 
-    def __init__(self, widths=(16, 32, 64, 128), layers=(1, 1, 1, 1), in_channels=3):
+    def __init__(self, widths=(16, 32, 64, 128), layers=(1, 1, 1, 1), in_channels=3, last="c5"):
         super().__init__()
         if len(widths) != 4 or len(layers) != 4:
             raise ValueError(f"ResNetFeatures: widths and layers must have 4 entries (stages "
                              f"C2..C5), got widths {widths!r} and layers {layers!r}")
+        names = ["c2", "c3", "c4", "c5"]
+        if last not in names:
+            raise ValueError(f"ResNetFeatures: last must be one of {names}, got {last!r}")
+        depth = names.index(last) + 1
+        widths, layers = tuple(widths)[:depth], tuple(layers)[:depth]
         self.stem = nn.Sequential(_conv_bn(in_channels, widths[0], 3, stride=2), nn.ReLU())
         stages, cin = [], widths[0]
         for width, n in zip(widths, layers):
@@ -59,9 +65,9 @@ class ResNetFeatures(nn.Module):
         for m in self.modules():           # every residual branch starts as the identity
             if isinstance(m, BasicBlock):
                 nn.init.zeros_(m.branch[-1][1].weight)
-        self.names = ["c2", "c3", "c4", "c5"]
+        self.names = names[:depth]
         self.out_channels = dict(zip(self.names, widths))
-        self.strides = {"c2": 4, "c3": 8, "c4": 16, "c5": 32}
+        self.strides = {name: 2 ** (k + 2) for k, name in enumerate(self.names)}
 
     def forward(self, x):
         x = self.stem(x)

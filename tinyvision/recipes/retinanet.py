@@ -1,0 +1,61 @@
+"""Task recipe "retinanet": RetinaNet on ShapesScenes, trained from scratch, scored the COCO way.
+
+    result = recipes.train_task("retinanet", out="runs")
+    result["metrics"]["mAP@0.5"], result["metrics"]["AP"], result["ms_per_image"]
+
+Data, training loop, evaluation and pictures: recipes/_detection.py (minibatches of 8
+scenes flipped left-right at random, a cosine learning rate, gradient-norm clipping). The
+model: models/detection/retinanet.py with the defaults its docstring explains (P2..P4,
+anchors 4 x stride, subnets of 2 convs x 64 channels, 620k parameters).
+
+The optimizer is AdamW, not the paper's SGD, measured on this task (same model; mAP@0.5 on
+the 500 test scenes): SGD lr 0.02 (momentum 0.9, 10 epochs of 2000 scenes) ended at 0.43
+with every object found (class-agnostic recall at IoU 0.5: 0.97) but half of them given
+the wrong shape; the class subnet, behind weights drawn from N(0, 0.01²) and the focal
+loss that mutes the easy anchors, learns the classes slowly. AdamW lr 1e-3 reached SGD's
+final classification loss in 4 epochs instead of 10. SGD lr 0.04 learned slower than 0.02;
+a warm-up epoch at lr/10 (the schedule's per-epoch warm-up) left the classification loss
+flat for the whole epoch.
+
+Measured with these settings (seed 0, single-threaded, a shared and loaded machine):
+mAP@0.5 0.717, AP 0.488 (AP75 0.563), 759 s of CPU; the localisation is nearly solved
+(class-agnostic recall at IoU 0.5: 0.98) and the remaining errors are mostly shapes given
+the wrong class (72% right among the found objects: squares taken for circles, triangles for
+crosses). Short probes (1000 scenes, 3 epochs, AdamW; mAP@0.5): the defaults 0.20 (90 s
+of CPU); P3..P5 with anchors 2 x stride 0.10 (54 s); class and box subnets of 4 convs
+0.09 (152 s). The issue's bar (mAP@0.5 >= 0.85) is not reached yet.
+"""
+import sys
+
+from ..models.detection.retinanet import RetinaNet
+from . import _detection
+
+TASK, STEM = "retinanet", "retinanet-shapes"
+# the README results row (benchmarks/results.py)
+LABEL, DATA = "RetinaNet (focal loss, FPN P2-P4)", "ShapesScenes"
+ROW_METRICS = ("mAP@0.5", "AP")
+SETTINGS = dict(train_images=2000, epochs=12, images_per_batch=8, optimizer="adamw", lr=1e-3,
+                momentum=0.9, weight_decay=1e-4, warmup_epochs=0, clip_grad_norm=10.0,
+                model=dict())
+
+
+def build_model(mean=None, std=None, **model):
+    """The recipe's RetinaNet (untrained); ``model`` overrides SETTINGS["model"]."""
+    return RetinaNet(_detection.NUM_CLASSES, mean=mean, std=std,
+                     **dict(SETTINGS["model"], **model))
+
+
+def train(epochs=None, seed=0, out=None, progress=True):
+    """Train RetinaNet, evaluate it on the 500 test scenes and, with ``out``, save its
+    checkpoint and a picture of its detections (``_detection.train_detector``)."""
+    return _detection.train_detector(sys.modules[__name__], epochs, seed, out, progress)
+
+
+def evaluate(checkpoint):
+    """mAP@0.5 and the COCO figures of a saved RetinaNet on the test split."""
+    return _detection.evaluate(sys.modules[__name__], checkpoint)
+
+
+def load_model(checkpoint):
+    """The RetinaNet of a checkpoint ``train`` wrote, in eval mode."""
+    return _detection.load_model(sys.modules[__name__], checkpoint)
