@@ -13,7 +13,8 @@ detectors taking turns image by image so that a change in the machine's load fal
 of them alike; the median over images is reported (ms per image), with the parameter count.
 
 Training times are wall-clock seconds of the recipe in this run (with ``--reuse``: as that
-run recorded them in ``<out>/<stem>.json``); the README's figures are from 2 cores.
+run recorded them in ``<out>/<stem>.json``), with the process's CPU time beside them (on a
+busy machine the closer guide to a quiet one); the README's figures are from 2 cores.
 """
 import argparse
 import json
@@ -65,6 +66,11 @@ def time_interleaved(models, images):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _cpu(record):
+    cpu = record.get("cpu_seconds")
+    return "?" if cpu is None else f"{cpu:.0f} s"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(DETECTORS), default=None)
@@ -83,20 +89,20 @@ def main(argv=None):
         import tempfile
         args.out = tempfile.mkdtemp(prefix="tinyvision-detectors-")
     for task in tasks:
-        print(f"training {task} ...", flush=True)
+        print(f"{'loading' if args.reuse else 'training'} {task} ...", flush=True)
         models[task], records[task] = train_or_load(task, args.out, args.reuse, args.epochs,
                                                     args.progress)
     _, test_scenes = _detection.scenes("test")
     figures = {task: _detection.evaluate_model(models[task], test_scenes)[0] for task in tasks}
     ms = time_interleaved(models, test_scenes["images"][:args.timing_images])
 
-    print("\n| detector | stages | mAP@0.5 | AP@[.5:.95] | training time | inference per image "
-          "| parameters |")
+    print("\n| detector | stages | mAP@0.5 | AP@[.5:.95] | training time (CPU time) "
+          "| inference per image | parameters |")
     print("|---|---|---|---|---|---|---|")
     for task in tasks:
         name, stages = DETECTORS[task]
         print(f"| {name} | {stages} | {figures[task]['mAP@0.5']:.3f} | {figures[task]['AP']:.3f} "
-              f"| {records[task]['seconds']:.0f} s | {ms[task]:.1f} ms "
+              f"| {records[task]['seconds']:.0f} s ({_cpu(records[task])}) | {ms[task]:.1f} ms "
               f"| {_detection.count_parameters(models[task]):,} |")
     if "faster_rcnn" in ms:
         for task in tasks:
