@@ -27,6 +27,7 @@ import numpy as np
 import tinyvision as tv
 from tinyvision import viz
 from tinyvision.recipes import faster_rcnn as recipe
+from tinyvision.recipes import _detection
 from tinyvision.recipes.rcnn import CLASS_NAMES, scenes
 
 
@@ -40,13 +41,8 @@ def main():
 
     # 1. Train, evaluate on the test split (COCO's figures and VOC's mAP@0.5), save a picture.
     r = recipe.train(epochs=args.epochs, out=args.out, schedule=args.schedule)
-    m = r["metrics"]
-    print(f"Faster R-CNN ({args.schedule} training) trained in {r['seconds']:.0f} s "
-          f"({r['cpu_seconds']:.0f} s of processor time), {r['parameters']:,} parameters")
-    print(f"test split (500 scenes): mAP@0.5 {m['mAP@0.5']:.3f}, COCO AP {m['AP']:.3f} "
-          f"(AP50 {m['AP50']:.3f}, AP75 {m['AP75']:.3f}; small/medium/large "
-          f"{m['APs']:.3f}/{m['APm']:.3f}/{m['APl']:.3f})")
-    print(f"time per image: {r['ms_per_image']:.1f} ms (RPN, proposal layer and head)")
+    _detection.print_summary(f"Faster R-CNN ({args.schedule} training)", r,
+                             " (RPN, proposal layer and head)")
 
     # 2. The first stage on its own: the RPN's proposals for one test scene, best first, and
     #    the best IoU each object gets from them (the recall the head starts from).

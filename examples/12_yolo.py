@@ -26,6 +26,7 @@ import os
 import tinyvision as tv
 from tinyvision import viz
 from tinyvision.recipes import yolo as recipe
+from tinyvision.recipes import _detection
 from tinyvision.recipes.rcnn import CLASS_NAMES, scenes
 
 
@@ -38,13 +39,7 @@ def main():
     # 1. Train (scaling, translation, exposure and saturation jitter, flips), evaluate on the
     #    test split (COCO's figures and VOC's mAP@0.5), save a picture of the detections.
     r = recipe.train(epochs=args.epochs, out=args.out)
-    m = r["metrics"]
-    print(f"YOLO v1 trained in {r['seconds']:.0f} s ({r['cpu_seconds']:.0f} s of processor "
-          f"time), {r['parameters']:,} parameters")
-    print(f"test split (500 scenes): mAP@0.5 {m['mAP@0.5']:.3f}, COCO AP {m['AP']:.3f} "
-          f"(AP50 {m['AP50']:.3f}, AP75 {m['AP75']:.3f}; small/medium/large "
-          f"{m['APs']:.3f}/{m['APm']:.3f}/{m['APl']:.3f})")
-    print(f"time per image: {r['ms_per_image']:.1f} ms (one network pass and NMS)")
+    _detection.print_summary("YOLO v1", r, " (one network pass and NMS)")
 
     # 2. The grid on one test scene: S x S cells, B boxes each. The class-specific
     #    confidence of a box is Pr(class | object)·conf (Eq. 1); a cell's best one says how

@@ -23,6 +23,7 @@ import numpy as np
 
 from tinyvision import viz
 from tinyvision.recipes import ssd as recipe
+from tinyvision.recipes import _detection
 from tinyvision.recipes.rcnn import CLASS_NAMES, scenes
 
 
@@ -51,13 +52,7 @@ def main():
 
     # 2. Train and evaluate on the test split (500 scenes, COCO-style).
     r = recipe.train(epochs=args.epochs, out=args.out)
-    m = r["metrics"]
-    print(f"SSD ({recipe.SETTINGS['augmentation']} augmentation) trained in {r['seconds']:.0f} s "
-          f"({r['cpu_seconds']:.0f} s of CPU), {r['parameters']:,} parameters")
-    print(f"test split (500 scenes): mAP@0.5 {m['mAP@0.5']:.3f}, COCO AP {m['AP']:.3f} "
-          f"(AP50 {m['AP50']:.3f}, AP75 {m['AP75']:.3f}; small/medium/large "
-          f"{m['APs']:.3f}/{m['APm']:.3f}/{m['APl']:.3f})")
-    print(f"time per image: {r['ms_per_image']:.1f} ms")
+    _detection.print_summary(f"SSD ({recipe.SETTINGS['augmentation']} augmentation)", r)
     for p in r["pictures"] + [path]:
         print(f"picture: {p}")
 

@@ -24,6 +24,7 @@ import numpy as np
 import tinyvision as tv
 from tinyvision import viz
 from tinyvision.recipes import retinanet as recipe
+from tinyvision.recipes import _detection
 from tinyvision.recipes.rcnn import CLASS_NAMES, scenes
 
 
@@ -35,12 +36,7 @@ def main():
 
     # 1. Train with the focal loss and evaluate on the test split (recipes/retinanet.py).
     r = recipe.train(epochs=args.epochs, out=args.out)
-    m = r["metrics"]
-    print(f"RetinaNet trained in {r['seconds']:.0f} s ({r['parameters']} parameters)")
-    print(f"test split (500 scenes): mAP@0.5 {m['mAP@0.5']:.3f}, COCO AP {m['AP']:.3f} "
-          f"(AP50 {m['AP50']:.3f}, AP75 {m['AP75']:.3f}; small/medium/large "
-          f"{m['APs']:.3f}/{m['APm']:.3f}/{m['APl']:.3f})")
-    print(f"time per image: {r['ms_per_image']:.1f} ms")
+    _detection.print_summary("RetinaNet", r)
 
     # 2. Where the detector looks: run the network on one test scene and keep, per level,
     #    the best class probability σ(x) of each cell (max over its 9 anchors and 5 classes).

@@ -171,3 +171,17 @@ def load_model(recipe, checkpoint):
 def evaluate(recipe, checkpoint):
     """The METRICS of a saved detector on the test split (500 scenes)."""
     return evaluate_model(load_model(recipe, checkpoint), scenes("test")[1])[0]
+
+
+def print_summary(name, result, what=""):
+    """The example scripts' report of a detector recipe's result: training time, parameters,
+    the COCO figures and VOC's mAP@0.5 on the test split, and the time per image."""
+    m = result["metrics"]
+    cpu = result.get("cpu_seconds")
+    print(f"{name} trained in {result['seconds']:.0f} s"
+          + (f" ({cpu:.0f} s of processor time)" if cpu is not None else "")
+          + f", {result['parameters']:,} parameters")
+    print(f"test split (500 scenes): mAP@0.5 {m['mAP@0.5']:.3f}, COCO AP {m['AP']:.3f} "
+          f"(AP50 {m['AP50']:.3f}, AP75 {m['AP75']:.3f}; small/medium/large "
+          f"{m['APs']:.3f}/{m['APm']:.3f}/{m['APl']:.3f})")
+    print(f"time per image: {result['ms_per_image']:.1f} ms{what}")
