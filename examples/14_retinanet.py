@@ -43,7 +43,7 @@ def main():
     model = recipe.load_model(r["checkpoint"])
     _, one = scenes("test", 1)
     with tv.no_grad():
-        x = tv.tensor((one["images"] - model.transform.mean.data) / model.transform.std.data)
+        x, _ = model.transform.prepare(one["images"])               # standardised, checked
         features = list(model.backbone(x).values())
         logits, _ = model.head(features)
     p = 1 / (1 + np.exp(-logits.numpy()[0]))                   # (ΣH·W·A, K)
