@@ -46,7 +46,8 @@ def train_or_load(task, out, reuse, epochs, progress):
         return recipe.load_model(record["checkpoint"]), record
     result = recipe.train(epochs=epochs, out=out, progress=progress)
     record = dict(seconds=result["seconds"], cpu_seconds=result.get("cpu_seconds"),
-                  checkpoint=result["checkpoint"], metrics=result["metrics"])
+                  ms_per_image=result["ms_per_image"], checkpoint=result["checkpoint"],
+                  metrics=result["metrics"])
     if record_path is not None:
         with open(record_path, "w") as f:
             json.dump(record, f, indent=1)
