@@ -41,7 +41,8 @@ from ..data import ShapesScenes
 NUM_CLASSES = len(ShapesScenes.CLASSES)
 METRICS = ("mAP@0.5", "AP", "AP50", "AP75", "APs", "APm", "APl")
 DEFAULTS = dict(train_images=2000, epochs=12, images_per_batch=8, optimizer="sgd", lr=0.02,
-                momentum=0.9, weight_decay=1e-4, warmup_epochs=0, clip_grad_norm=None)
+                momentum=0.9, weight_decay=1e-4, warmup_epochs=0, clip_grad_norm=None,
+                workers=1)   # workers: processes sharing each batch (training/data_parallel.py)
 
 
 def hflip(rng, image, target, p=0.5):
@@ -119,9 +120,11 @@ def train_detector(recipe, epochs=None, seed=0, out=None, progress=True):
         os.makedirs(out, exist_ok=True)
         checkpoint = os.path.join(out, f"{recipe.STEM}.npz")
     meta = dict(task=recipe.TASK, train_images=settings["train_images"],
-                epochs=settings["epochs"], model=dict(settings.get("model", {})))
+                epochs=settings["epochs"], workers=settings["workers"],
+                model=dict(settings.get("model", {})))
     trainer = Trainer(model, opt, loss_fn=None, scheduler=sched, checkpoint=checkpoint,
-                      meta=meta, clip_grad_norm=settings["clip_grad_norm"], progress=progress)
+                      meta=meta, clip_grad_norm=settings["clip_grad_norm"], progress=progress,
+                      workers=settings["workers"])
     batches = DetectionBatches(train_scenes, settings["images_per_batch"],
                                getattr(recipe, "augment", hflip), seed)
     history = trainer.fit(batches, epochs=settings["epochs"], seed=seed)

@@ -51,7 +51,7 @@ LABEL, DATA = "Faster R-CNN (FPN, joint training)", "ShapesScenes"
 ROW_METRICS = ("mAP@0.5", "AP")
 SETTINGS = dict(train_images=3000, epochs=14, images_per_batch=8, optimizer="adamw", lr=1e-3,
                 momentum=0.9, weight_decay=1e-4, warmup_epochs=0, clip_grad_norm=10.0,
-                model=dict())
+                workers=2, model=dict())
 RPN_LOSSES = ("loss_objectness", "loss_rpn_box_reg")
 DETECTOR_LOSSES = ("loss_classifier", "loss_box_reg")
 
@@ -133,7 +133,7 @@ def train_alternating(epochs=None, seed=0, out=None, progress=True, train_images
     def fit(stage):
         opt, sched = _detection.make_optimizer(stage, settings)
         trainer = Trainer(stage, opt, loss_fn=None, scheduler=sched, progress=progress,
-                          clip_grad_norm=settings["clip_grad_norm"])
+                          clip_grad_norm=settings["clip_grad_norm"], workers=settings["workers"])
         batches = _detection.DetectionBatches(train_scenes, settings["images_per_batch"],
                                               _detection.hflip, seed)
         return trainer.fit(batches, epochs=settings["epochs"], seed=seed)

@@ -48,7 +48,7 @@ LABEL, DATA = "RetinaNet (focal loss, FPN P2-P4)", "ShapesScenes"
 ROW_METRICS = ("mAP@0.5", "AP")
 SETTINGS = dict(train_images=3000, epochs=12, images_per_batch=8, optimizer="adamw", lr=1e-3,
                 momentum=0.9, weight_decay=1e-4, warmup_epochs=0, clip_grad_norm=10.0,
-                model=dict(layers=(1, 1, 2, 1), widths=(32, 48, 96, 128)))
+                workers=2, model=dict(layers=(1, 1, 2, 1), widths=(32, 48, 96, 128)))
 
 
 def build_model(mean=None, std=None, **model):

@@ -37,7 +37,7 @@ TASK, STEM = "ssd", "ssd-shapes"
 LABEL, DATA = "SSD (6 maps, hard negatives 3:1)", "ShapesScenes"
 ROW_METRICS = ("mAP@0.5", "AP")
 SETTINGS = dict(train_images=3000, epochs=30, images_per_batch=8, optimizer="sgd", lr=0.02,
-                momentum=0.9, weight_decay=5e-4, warmup_epochs=1, clip_grad_norm=10.0,
+                momentum=0.9, weight_decay=5e-4, warmup_epochs=1, clip_grad_norm=10.0, workers=2,
                 augmentation="hflip",                     # or "ssd" (docstring)
                 augment_options=dict(max_zoom_out=2.0),   # ssd_augment's keywords
                 model=dict(widths=(32, 48, 96, 128)))

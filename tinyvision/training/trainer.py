@@ -24,6 +24,7 @@ Two calling conventions, so classifiers and detectors share it:
 Every named loss is logged (``train_loss_classifier`` ...) beside their sum (``train_loss``).
 Data is any re-iterable of ``(inputs, targets)`` batches: a DataLoader, a list of tuples.
 """
+import contextlib
 import math
 
 import numpy as np
@@ -34,6 +35,7 @@ from ..autograd import no_grad
 from ..nn.utils import clip_grad_norm_
 from ..serialization import load, save
 from ..tensor import Tensor
+from . import data_parallel
 from .checkpoint import (FORMAT, check_checkpoint, restore_rng_state, rng_state,
                          seed_everything)
 
@@ -89,6 +91,8 @@ class Trainer:
     checkpoint : optional path of an ``.npz`` rewritten (atomically) after every epoch
     meta : optional dict saved in each checkpoint (e.g. the model's name and arguments)
     progress : show a tqdm bar per epoch (loss and metric so far)
+    workers : processes that share each batch (default 1); more than one runs every epoch
+        data-parallel in forked processes, one gradient per step (data_parallel.py)
 
     Example
     -------
@@ -99,7 +103,8 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, loss_fn=F.cross_entropy, metric_fn="auto",
-                 scheduler=None, clip_grad_norm=None, checkpoint=None, meta=None, progress=True):
+                 scheduler=None, clip_grad_norm=None, checkpoint=None, meta=None, progress=True,
+                 workers=1):
         if isinstance(metric_fn, str):
             if metric_fn != "auto":
                 raise ValueError(f"Trainer: metric_fn must be a function, None or 'auto', "
@@ -112,7 +117,9 @@ class Trainer:
         name = getattr(metric_fn, "__name__", "<")
         self.metric_name = None if metric_fn is None else "metric" if name[0] == "<" else name
         self.clip_grad_norm, self.checkpoint, self.meta = clip_grad_norm, checkpoint, meta
-        self.progress = progress
+        if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
+            raise ValueError(f"Trainer: workers must be an int >= 1, got {workers!r}")
+        self.progress, self.workers = progress, workers
         self.epoch = 0      # epochs finished
         self.step = 0       # optimizer steps taken
         self.history = {}   # name -> one value per finished epoch
@@ -166,41 +173,66 @@ class Trainer:
 
     def train_epoch(self, batches, epoch, bar=None):
         """One pass over the training batches: {"train_loss": mean, ...}, means weighted by
-        batch size. ``bar``: an optional tqdm bar, advanced per batch, showing the means so far."""
+        batch size. ``bar``: an optional tqdm bar, advanced per batch, showing the means so far.
+        With ``workers`` > 1 the epoch runs in that many processes (data_parallel.py)."""
         self.model.train()
         sums, seen = {}, 0
-        for i, batch in enumerate(batches, start=1):
-            inputs, targets = self._unpack(batch, i)
-            n = _batch_size(inputs)
+        team = contextlib.nullcontext() if self.workers == 1 else data_parallel.Team(
+            [p for group in self.optimizer.param_groups for p in group["params"]], self.workers)
+        with team:
+            team = None if self.workers == 1 else team
+            bar = bar if team is None or team.rank == 0 else None
+            for i, batch in enumerate(batches, start=1):
+                inputs, targets = self._unpack(batch, i)
+                n = _batch_size(inputs)
+                values = self.train_step(inputs, targets, epoch, i, team)
+                seen += n
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v * n
+                if bar is not None:
+                    bar.set_postfix({k: f"{s / seen:.4f}" for k, s in sums.items()},
+                                    refresh=False)
+                    bar.update(1)
+        if seen == 0:
+            raise ValueError("Trainer.fit: train_data gave no batches")
+        return {f"train_{k}": s / seen for k, s in sums.items()}
+
+    def train_step(self, inputs, targets, epoch, i, team=None):
+        """One optimizer step on a batch; returns the logged values ({"loss": ..., each named
+        loss, the metric}). With a data-parallel ``team``, this process's share of the batch,
+        and the gradients and values summed over the team before the step."""
+        weight = 1.0
+        if team is not None:
+            inputs, targets, weight = team.share(inputs, targets)
+        values, total, losses = {}, None, {}
+        self.optimizer.zero_grad()
+        if weight > 0:
             losses, outputs = self.compute_losses(inputs, targets)
             terms = list(losses.values())
             total = terms[0]
             for term in terms[1:]:                                  # a detector's named losses
                 total = total + term
-            self._check_finite(total, losses, epoch, i)
-            self.optimizer.zero_grad()
-            total.backward()                                        # dL/dθ for every θ
-            if self.clip_grad_norm is not None:
-                norm = float(clip_grad_norm_(self.model.parameters(), self.clip_grad_norm).item())
-                if not math.isfinite(norm):
-                    self._diverged(f"the gradient norm became {norm}", epoch, i)
-            self.optimizer.step()
-            self.step += 1
-
-            seen += n
             values = {"loss": total.item()}
             if len(losses) > 1 or "loss" not in losses:
                 values.update({k: v.item() for k, v in losses.items()})
             if self.metric_fn is not None and outputs is not None:
                 values[self.metric_name] = float(self.metric_fn(outputs, targets))
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v * n
-            if bar is not None:
-                bar.set_postfix({k: f"{s / seen:.4f}" for k, s in sums.items()}, refresh=False)
-                bar.update(1)
-        if seen == 0:
-            raise ValueError("Trainer.fit: train_data gave no batches")
-        return {f"train_{k}": s / seen for k, s in sums.items()}
+            if team is None:
+                self._check_finite(total, losses, epoch, i)
+            total.backward()                                        # dL/dθ for every θ
+        if team is not None:
+            summed = team.all_reduce(weight, list(values.values()))
+            # "loss" comes first; an idle rank (a batch smaller than the team) knows only it
+            values = dict(zip(values, summed)) if values else {"loss": summed[0]}
+            if not math.isfinite(values["loss"]):
+                self._diverged(f"the loss became {values['loss']}", epoch, i)
+        if self.clip_grad_norm is not None:
+            norm = float(clip_grad_norm_(self.model.parameters(), self.clip_grad_norm).item())
+            if not math.isfinite(norm):
+                self._diverged(f"the gradient norm became {norm}", epoch, i)
+        self.optimizer.step()
+        self.step += 1
+        return values
 
     def compute_losses(self, inputs, targets):
         """The named losses of one batch, and the model's outputs (None if it gave losses)."""
