@@ -2,7 +2,7 @@
 128x128): mAP@0.5 >= 0.90 and COCO AP@[.5:.95] >= 0.55, trained by the recipe (joint
 training) in at most 15 minutes.
 
-Slow (about ten minutes on 2 cores):
+Slow (about 13 minutes on 2 cores):
 ``pytest -m slow tests/quality/test_faster_rcnn_quality.py -s``.
 """
 import pytest

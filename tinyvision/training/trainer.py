@@ -23,6 +23,10 @@ Two calling conventions, so classifiers and detectors share it:
 
 Every named loss is logged (``train_loss_classifier`` ...) beside their sum (``train_loss``).
 Data is any re-iterable of ``(inputs, targets)`` batches: a DataLoader, a list of tuples.
+
+``workers=2`` runs each epoch in two processes that split every batch and sum their
+gradients before the step (``train_step`` with a ``data_parallel.Team``): on 2 cores it
+trains the detectors 1.3-1.7x faster than one process with two threads.
 """
 import contextlib
 import math
