@@ -3,7 +3,7 @@
 minutes; its time per image is printed for the comparison with Faster R-CNN
 (benchmarks/detectors.py measures both in one run).
 
-Slow (about 10 minutes on 2 cores): ``pytest -m slow tests/quality/test_retinanet_quality.py -s``.
+Slow (about 14 minutes on 2 cores): ``pytest -m slow tests/quality/test_retinanet_quality.py -s``.
 """
 import pytest
 
