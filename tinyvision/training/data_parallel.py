@@ -46,11 +46,6 @@ def shares(n, workers):
     return [(int(bounds[r]), int(bounds[r + 1])) for r in range(workers)]
 
 
-def take(batch_part, lo, hi):
-    """Samples [lo, hi) of a batch's inputs or targets (array, Tensor, list or tuple)."""
-    return batch_part[lo:hi]
-
-
 class Team:
     """The W processes of one epoch; ``with Team(params, workers) as team:`` forks them.
 
@@ -94,12 +89,13 @@ class Team:
 
     def __exit__(self, kind, error, tb):
         if self.rank != 0:
-            # a diverged loss stops every rank alike, and a broken barrier is another rank's
-            # failure, told by that rank: only other errors are this rank's to print
+            # A diverged loss stops every rank at the same step, after the last barrier: no
+            # rank waits, and breaking the barrier then could fail a rank that is still waking
+            # from it. A broken barrier is another rank's failure, told by that rank. Any other
+            # error is this rank's: print it and wake the ranks waiting for this one.
             if kind is not None and not issubclass(kind, FloatingPointError) and not (
                     kind is RuntimeError and "another rank" in str(error)):
                 traceback.print_exception(kind, error, tb)
-            if kind is not None:
                 self.barrier.abort()
             sys.stdout.flush(), sys.stderr.flush()
             os._exit(0 if kind is None else 1)
@@ -122,7 +118,7 @@ class Team:
         """(inputs, targets, weight) of this rank's part of the batch."""
         n = inputs.shape[0] if hasattr(inputs, "shape") else len(inputs)
         lo, hi = shares(n, self.workers)[self.rank]
-        return take(inputs, lo, hi), take(targets, lo, hi), (hi - lo) / n
+        return inputs[lo:hi], targets[lo:hi], (hi - lo) / n      # arrays, Tensors or lists
 
     def all_reduce(self, weight, values):
         """Sum n_r/n-weighted gradients and ``values`` over the ranks (module docstring)."""

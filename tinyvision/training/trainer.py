@@ -181,10 +181,9 @@ class Trainer:
         With ``workers`` > 1 the epoch runs in that many processes (data_parallel.py)."""
         self.model.train()
         sums, seen = {}, 0
-        team = contextlib.nullcontext() if self.workers == 1 else data_parallel.Team(
-            [p for group in self.optimizer.param_groups for p in group["params"]], self.workers)
-        with team:
-            team = None if self.workers == 1 else team
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        with (data_parallel.Team(params, self.workers) if self.workers > 1
+              else contextlib.nullcontext()) as team:                 # team: None for one
             bar = bar if team is None or team.rank == 0 else None
             for i, batch in enumerate(batches, start=1):
                 inputs, targets = self._unpack(batch, i)
