@@ -27,13 +27,18 @@ _pool, _pool_size = None, 0
 _pool_lock = threading.Lock()
 
 
+def usable_cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
 def num_threads():
     """Threads per kernel call: OMP_NUM_THREADS if set (as for BLAS), else the usable cores."""
     try:
         return max(1, int(os.environ["OMP_NUM_THREADS"]))
     except (KeyError, ValueError):
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
+        return usable_cores()
 
 
 def _executor(workers):

@@ -38,6 +38,8 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from ..kernels._threads import usable_cores
+
 
 def shares(n, workers):
     """[lo, hi) of each rank's share of a batch of n samples (the first ranks get one more)."""
@@ -64,8 +66,7 @@ class Team:
             raise RuntimeError(f"Trainer: workers={workers} needs os.fork, which this system "
                                f"({sys.platform}) does not have; use workers=1")
         self.params, self.workers, self.rank, self.children = list(params), workers, 0, []
-        self.sizes = [p.data.size for p in self.params]
-        self.offsets = np.cumsum([0] + self.sizes)
+        self.offsets = np.cumsum([0] + [p.data.size for p in self.params])
         ctx = get_context("fork")
         self.barrier = ctx.Barrier(workers)
         # rows of: the weighted gradient | a has-gradient flag per parameter | the values
@@ -74,7 +75,7 @@ class Team:
         self.rows = np.frombuffer(self.shared, dtype=np.float64).reshape(workers, self.width)
 
     def __enter__(self):
-        threads = max(1, _cores() // self.workers)
+        threads = max(1, usable_cores() // self.workers)
         self._saved = (os.environ.get("OMP_NUM_THREADS"), _blas_threads(None))
         sys.stdout.flush(), sys.stderr.flush()
         for rank in range(1, self.workers):
@@ -154,11 +155,6 @@ class Team:
         except Exception:    # BrokenBarrierError: another rank failed or stopped
             raise RuntimeError("Trainer: another rank of the data-parallel team stopped") \
                 from None
-
-
-def _cores():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
 
 
 _BLAS = []
