@@ -17,7 +17,7 @@ from numba import njit
 
 from .._threads import parallel_range
 from .reference import (ALPHA, TILE, check_input, check_out, check_tiles,  # noqa: F401
-                        tile_buffer, tiles, winograd_weight, winograd_weight_backward)
+                        check_weight, tile_buffer, tiles)
 
 BLOCK = 128
 
@@ -203,6 +203,63 @@ def _output_backward(gy, gM, TH, TW, first, last):
                 gM[e, c, n * TT + t0:n * TT + t0 + nt] = a[e, q * nt:q * nt + nt]
 
 
+# Products with 1/6, 1/12, 1/24, not divisions (LLVM may not turn x / 6 into x * (1/6): not
+# exact), which made the filter transforms slower than NumPy's GEMM.
+R6, R12, R24 = 1 / 6, 1 / 12, 1 / 24
+
+
+@njit(cache=True, inline="always")
+def _g(src, r, s, dst, q, t, n):
+    """dst[q + i*t, k] = Σ_j G[i, j] src[r + j*s, k] for i < 6, every filter k < n."""
+    for k in range(n):
+        v0, v1, v2 = src[r, k], src[r + s, k], src[r + 2 * s, k]
+        dst[q, k] = 0.25 * v0                                      # rows of G: (1/4, 0, 0)
+        dst[q + t, k] = -R6 * (v0 + v1 + v2)                       # (-1/6, -1/6, -1/6)
+        dst[q + 2 * t, k] = R6 * (v1 - v0 - v2)                    # (-1/6, 1/6, -1/6)
+        dst[q + 3 * t, k] = R24 * v0 + R12 * v1 + R6 * v2          # (1/24, 1/12, 1/6)
+        dst[q + 4 * t, k] = R24 * v0 - R12 * v1 + R6 * v2          # (1/24, -1/12, 1/6)
+        dst[q + 5 * t, k] = v2                                     # (0, 0, 1)
+
+
+@njit(cache=True, inline="always")
+def _gt(src, r, s, dst, q, t, n):
+    """dst[q + j*t, k] = Σ_i G[i, j] src[r + i*s, k] for j < 3: the adjoint of _g."""
+    for k in range(n):
+        u0, u1, u2 = src[r, k], src[r + s, k], src[r + 2 * s, k]
+        u3, u4, u5 = src[r + 3 * s, k], src[r + 4 * s, k], src[r + 5 * s, k]
+        dst[q, k] = 0.25 * u0 - R6 * (u1 + u2) + R24 * (u3 + u4)   # columns of G
+        dst[q + t, k] = R6 * (u2 - u1) + R12 * (u3 - u4)
+        dst[q + 2 * t, k] = R6 * (u3 + u4 - u1 - u2) + u5
+
+
+@njit(cache=True, nogil=True)
+def _weight(w9, U, first, last):
+    """U[:, f] = G w Gᵀ of filter f (w9[f] read as 3x3) for f in [first, last)."""
+    a, b = np.empty((9, BLOCK), w9.dtype), np.empty((18, BLOCK), w9.dtype)
+    for f0 in range(first, last, BLOCK):
+        n = min(BLOCK, last - f0)
+        a[:, :n] = w9[f0:f0 + n].T                  # a[3i + j, k] = w[i, j] of filter k
+        for i in range(3):
+            _g(a, 3 * i, 1, b, 6 * i, 1, n)         # rows: w Gᵀ (3x6)
+        u = U[:, f0:f0 + n]
+        for j in range(6):
+            _g(b, j, 6, u, j, 6, n)                 # columns: G (w Gᵀ) (6x6)
+
+
+@njit(cache=True, nogil=True)
+def _weight_backward(g36, gw, first, last):
+    """gw[f] = Gᵀ gu G of filter f (g36[:, f] read as 6x6) for f in [first, last)."""
+    a, b = np.empty((9, BLOCK), g36.dtype), np.empty((18, BLOCK), g36.dtype)
+    for f0 in range(first, last, BLOCK):
+        n = min(BLOCK, last - f0)
+        gu = g36[:, f0:f0 + n]
+        for j in range(6):
+            _gt(gu, j, 6, b, j, 6, n)               # columns: Gᵀ gu (3x6)
+        for i in range(3):
+            _gt(b, 6 * i, 1, a, 3 * i, 1, n)        # rows: (Gᵀ gu) G (3x3)
+        gw[f0:f0 + n] = a[:, :n].T
+
+
 def winograd_input(x, ph, pw, out=None):
     """x (N, C, H, W) -> V (36, C, T) (contract: reference.py)."""
     OH, OW, TH, TW = check_input(x, ph, pw)
@@ -245,3 +302,24 @@ def winograd_output_backward(gy, out=None):
     gM = tile_buffer(K, N * TH * TW, gy.dtype) if gM is None else gM
     parallel_range(partial(_output_backward, gy, gM, TH, TW), N * K, gM.size)
     return gM
+
+
+def winograd_weight(w):
+    """w (K, C, 3, 3) -> U (36, K, C) (contract: reference.py)."""
+    check_weight("winograd_weight", "w", w, (None, None, 3, 3))
+    K, C = w.shape[:2]
+    U = np.empty((ALPHA * ALPHA, K * C), w.dtype)
+    parallel_range(partial(_weight, np.ascontiguousarray(w).reshape(K * C, 9), U), K * C,
+                   U.size)
+    return U.reshape(ALPHA * ALPHA, K, C)
+
+
+def winograd_weight_backward(gU):
+    """gU (36, K, C) -> gw (K, C, 3, 3) (contract: reference.py)."""
+    check_weight("winograd_weight_backward", "gU", gU, (ALPHA * ALPHA, None, None))
+    K, C = gU.shape[1:]
+    gw = np.empty((K * C, 9), gU.dtype)
+    parallel_range(partial(_weight_backward,
+                           np.ascontiguousarray(gU).reshape(ALPHA * ALPHA, K * C), gw),
+                   K * C, gU.size)
+    return gw.reshape(K, C, 3, 3)

@@ -19,8 +19,8 @@ from libc.string cimport memset
 import numpy as np
 
 from .._threads import parallel_range
-from .reference import (ALPHA, check_input, check_out, check_tiles, tile_buffer, tiles,
-                        winograd_weight, winograd_weight_backward)
+from .reference import (ALPHA, check_input, check_out, check_tiles, check_weight, tile_buffer,
+                        tiles)
 
 cdef enum:
     TILE = 4      # a tile's 4x4 outputs (reference.TILE); its input is 6x6, tiles 4 apart
@@ -243,6 +243,87 @@ cdef void _output_backward_block(const real[:, :, :, ::1] gy, real[:, :, :] gM, 
                 m[i * step + k] = a[i * BLOCK + q * nt + k]
 
 
+# ---- the filters: u = G g Gᵀ per 3x3 filter g, and its adjoint ------------------------------
+# A block of up to BLOCK filters is held entry-major like the tiles (entry e of filter k at
+# a[e*BLOCK + k]); G (6x3) and Gᵀ are applied to one column (or row) of every filter at once.
+cdef inline void _g(const real* src, Py_ssize_t s, real* dst, Py_ssize_t t,
+                    Py_ssize_t n) noexcept nogil:
+    """dst[i*t + k] = Σ_j G[i, j] src[j*s + k] for i < 6, every filter k < n."""
+    # NOTE: products with 1/6, 1/12, 1/24, not divisions: gcc may not turn x / 6 into
+    # x * (1/6) (not exact), and the divisions made this kernel slower than NumPy's GEMM.
+    cdef real q = 0.25, r6 = 1.0 / 6, r12 = 1.0 / 12, r24 = 1.0 / 24, v0, v1, v2
+    cdef Py_ssize_t k
+    for k in range(n):
+        v0, v1, v2 = src[k], src[s + k], src[2 * s + k]
+        dst[k] = q * v0                                            # rows of G: (1/4, 0, 0)
+        dst[t + k] = -r6 * (v0 + v1 + v2)                          # (-1/6, -1/6, -1/6)
+        dst[2 * t + k] = r6 * (v1 - v0 - v2)                       # (-1/6, 1/6, -1/6)
+        dst[3 * t + k] = r24 * v0 + r12 * v1 + r6 * v2             # (1/24, 1/12, 1/6)
+        dst[4 * t + k] = r24 * v0 - r12 * v1 + r6 * v2             # (1/24, -1/12, 1/6)
+        dst[5 * t + k] = v2                                        # (0, 0, 1)
+
+
+cdef inline void _gt(const real* src, Py_ssize_t s, real* dst, Py_ssize_t t,
+                     Py_ssize_t n) noexcept nogil:
+    """dst[j*t + k] = Σ_i G[i, j] src[i*s + k] for j < 3: the adjoint of _g."""
+    cdef real q = 0.25, r6 = 1.0 / 6, r12 = 1.0 / 12, r24 = 1.0 / 24
+    cdef real u0, u1, u2, u3, u4, u5
+    cdef Py_ssize_t k
+    for k in range(n):
+        u0, u1, u2 = src[k], src[s + k], src[2 * s + k]
+        u3, u4, u5 = src[3 * s + k], src[4 * s + k], src[5 * s + k]
+        dst[k] = q * u0 - r6 * (u1 + u2) + r24 * (u3 + u4)         # columns of G
+        dst[t + k] = r6 * (u2 - u1) + r12 * (u3 - u4)
+        dst[2 * t + k] = r6 * (u3 + u4 - u1 - u2) + u5
+
+
+cdef void _weight_part(const real[:, ::1] w, real[:, ::1] U, Py_ssize_t first,
+                       Py_ssize_t last) noexcept nogil:
+    """U[:, f] = G w[f] Gᵀ (w[f] read as 3x3) for the filters f in [first, last)."""
+    cdef real a[9 * BLOCK]
+    cdef real b[18 * BLOCK]
+    cdef Py_ssize_t F = U.shape[1], f0, n, blk, k, e, i, j
+    for blk in range((last - first + BLOCK - 1) // BLOCK):
+        f0 = first + blk * BLOCK
+        n = min(<Py_ssize_t>BLOCK, last - f0)
+        for k in range(n):
+            for e in range(9):
+                a[e * BLOCK + k] = w[f0 + k, e]
+        for i in range(3):
+            _g(&a[3 * i * BLOCK], BLOCK, &b[6 * i * BLOCK], BLOCK, n)     # rows: g Gᵀ
+        for j in range(6):
+            _g(&b[j * BLOCK], 6 * BLOCK, &U[j, f0], 6 * F, n)            # columns: G (g Gᵀ)
+
+
+cdef void _weight_backward_part(const real[:, ::1] gU, real[:, ::1] gw, Py_ssize_t first,
+                                Py_ssize_t last) noexcept nogil:
+    """gw[f] = Gᵀ gu G (gu = gU[:, f] read as 6x6) for the filters f in [first, last)."""
+    cdef real a[9 * BLOCK]
+    cdef real b[18 * BLOCK]
+    cdef Py_ssize_t F = gU.shape[1], f0, n, blk, k, e, i, j
+    for blk in range((last - first + BLOCK - 1) // BLOCK):
+        f0 = first + blk * BLOCK
+        n = min(<Py_ssize_t>BLOCK, last - f0)
+        for j in range(6):
+            _gt(&gU[j, f0], 6 * F, &b[j * BLOCK], 6 * BLOCK, n)          # columns: Gᵀ gu
+        for i in range(3):
+            _gt(&b[6 * i * BLOCK], BLOCK, &a[3 * i * BLOCK], BLOCK, n)   # rows: (Gᵀ gu) G
+        for k in range(n):
+            for e in range(9):
+                gw[f0 + k, e] = a[e * BLOCK + k]
+
+
+def _weight(const real[:, ::1] w, real[:, ::1] U, Py_ssize_t first, Py_ssize_t last):
+    with nogil:
+        _weight_part(w, U, first, last)
+
+
+def _weight_backward(const real[:, ::1] gU, real[:, ::1] gw, Py_ssize_t first,
+                     Py_ssize_t last):
+    with nogil:
+        _weight_backward_part(gU, gw, first, last)
+
+
 # ---- each thread's share: planes [first, last), the GIL released ---------------------------
 # Small planes go several to a block (all their tiles), large ones a block of tiles at a time.
 def _input_part(const real[:, :, :, ::1] x, real[:, :, :] V, Py_ssize_t ph, Py_ssize_t pw,
@@ -336,3 +417,23 @@ def winograd_output_backward(gy, out=None):
     gM = tile_buffer(K, N * TH * TW, gy.dtype) if gM is None else gM
     parallel_range(partial(_output_backward_part, gy, gM, TH, TW), N * K, gM.size)
     return gM
+
+
+def winograd_weight(w):
+    """w (K, C, 3, 3) -> U (36, K, C) (contract: reference.py)."""
+    check_weight("winograd_weight", "w", w, (None, None, 3, 3))
+    K, C = w.shape[:2]
+    w9 = np.ascontiguousarray(w).reshape(K * C, 9)
+    U = np.empty((ALPHA * ALPHA, K * C), w.dtype)
+    parallel_range(partial(_weight, w9, U), K * C, U.size)
+    return U.reshape(ALPHA * ALPHA, K, C)
+
+
+def winograd_weight_backward(gU):
+    """gU (36, K, C) -> gw (K, C, 3, 3) (contract: reference.py)."""
+    check_weight("winograd_weight_backward", "gU", gU, (ALPHA * ALPHA, None, None))
+    K, C = gU.shape[1:]
+    g36 = np.ascontiguousarray(gU).reshape(ALPHA * ALPHA, K * C)
+    gw = np.empty((K * C, 9), gU.dtype)
+    parallel_range(partial(_weight_backward, g36, gw), K * C, g36.size)
+    return gw.reshape(K, C, 3, 3)

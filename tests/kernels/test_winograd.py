@@ -72,6 +72,10 @@ def test_matches_reference(name, case):
     gy = rng.standard_normal((N, C, OH, OW)).astype(dtype)
     np.testing.assert_allclose(impl.winograd_output_backward(gy),
                                reference.winograd_output_backward(gy), **tol)
+    w, gU = rng.standard_normal((2, C, 3, 3)).astype(dtype), gV[:, :2, :C]   # gU: strided
+    np.testing.assert_allclose(impl.winograd_weight(w), reference.winograd_weight(w), **tol)
+    np.testing.assert_allclose(impl.winograd_weight_backward(gU),
+                               reference.winograd_weight_backward(gU), **tol)
     out = np.full((N + 1, C, OH, OW), 7, dtype)                        # out= a batch slice
     assert impl.winograd_output(gV, N, OH, OW, out=out[1:]) is not None
     np.testing.assert_allclose(out[1:], reference.winograd_output(gV, N, OH, OW), **tol)
@@ -119,3 +123,11 @@ def test_bad_arguments_raise_clear_errors(name):
         impl.winograd_output(np.zeros((36, 2, 3), np.float32), 1, 4, 4)
     with pytest.raises(ValueError, match=r"winograd_input: out must be a \(36, 2, 1\) float32"):
         impl.winograd_input(x, 1, 1, out=np.zeros((36, 2, 2), np.float32))
+    with pytest.raises(ValueError, match=r"winograd_weight: w must be a \(any, any, 3, 3\) "
+                                         r"float32/float64 array, got shape \(2, 2, 5, 5\)"):
+        impl.winograd_weight(np.zeros((2, 2, 5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"winograd_weight_backward: gU must be a \(36, any, "
+                                         r"any\) float32/float64 array, got shape \(16, 2, 2\)"):
+        impl.winograd_weight_backward(np.zeros((16, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="dtype int64"):
+        impl.winograd_weight(np.zeros((2, 2, 3, 3), np.int64))
