@@ -128,6 +128,21 @@ def test_hflip_moves_boxes_with_the_pixels():
     assert flipped[:, y1:y2, x1:x2].min() == 1.0 and flipped.sum() == image.sum()
 
 
+def test_dihedral_moves_boxes_with_the_pixels_and_reaches_all_eight_symmetries():
+    image = np.zeros((3, 10, 20), np.float32)                 # not square: H and W swap too
+    image[:, 2:5, 3:7] = 1.0                                  # box (3, 2, 7, 5)
+    image[0, 2, 3] = 2.0                                      # marks the box's (x1, y1) corner
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(64):
+        out, target = _detection.dihedral(rng, image, {"boxes": [[3, 2, 7, 5]], "labels": [1]})
+        x1, y1, x2, y2 = target["boxes"][0].astype(int)
+        assert out.shape[1:] in ((10, 20), (20, 10))
+        assert out[:, y1:y2, x1:x2].min() == 1.0 and out.sum() == image.sum()
+        assert target["labels"] == [1]
+        seen.add((out.shape, tuple(np.argwhere(out[0] == 2.0)[0])))
+    assert len(seen) == 8
+
+
 def test_detection_batches_are_repeatable_and_cover_every_scene_once():
     s = tv.data.ShapesScenes("train", n=6, image_size=32).arrays()
     a = _detection.DetectionBatches(s, 2, seed=3)

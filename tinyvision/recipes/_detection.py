@@ -55,6 +55,23 @@ def hflip(rng, image, target, p=0.5):
     return image[..., ::-1], dict(target, boxes=boxes)
 
 
+def dihedral(rng, image, target):
+    """One of the 8 symmetries of the square, drawn uniformly, applied to a (3, H, W) image and
+    its target's boxes: a transpose (swap x and y), a left-right and an up-down flip, each
+    with probability 1/2. ShapesScenes draws every shape at a uniform random angle on an
+    isotropic background, so each of the 8 maps a scene to an equally likely scene with the
+    same labels, and the boxes map exactly (an axis-aligned box stays axis-aligned)."""
+    boxes = np.array(target["boxes"], np.float32).reshape(-1, 4)
+    if rng.random() < 0.5:                                   # (x, y) -> (y, x)
+        image, boxes = image.transpose(0, 2, 1), boxes[:, [1, 0, 3, 2]]
+    height, width = image.shape[-2:]
+    if rng.random() < 0.5:                                   # x -> W − x
+        image, boxes[:, [0, 2]] = image[..., ::-1], width - boxes[:, [2, 0]]
+    if rng.random() < 0.5:                                   # y -> H − y
+        image, boxes[:, [1, 3]] = image[..., ::-1, :], height - boxes[:, [3, 1]]
+    return image, dict(target, boxes=boxes)
+
+
 class DetectionBatches:
     """Minibatches of ``images_per_batch`` scenes in a new order every epoch, each scene through
     ``augment(rng, image, target)``: (images (N, 3, H, W) Tensor, list of target dicts).
