@@ -310,7 +310,7 @@ def winograd_weight(w):
     K, C = w.shape[:2]
     U = np.empty((ALPHA * ALPHA, K * C), w.dtype)
     parallel_range(partial(_weight, np.ascontiguousarray(w).reshape(K * C, 9), U), K * C,
-                   U.size)
+                   w.size)                                # w: the smaller side
     return U.reshape(ALPHA * ALPHA, K, C)
 
 
@@ -321,5 +321,5 @@ def winograd_weight_backward(gU):
     gw = np.empty((K * C, 9), gU.dtype)
     parallel_range(partial(_weight_backward,
                            np.ascontiguousarray(gU).reshape(ALPHA * ALPHA, K * C), gw),
-                   K * C, gU.size)
+                   K * C, gw.size)
     return gw.reshape(K, C, 3, 3)

@@ -429,7 +429,7 @@ def winograd_weight(w):
     K, C = w.shape[:2]
     w9 = np.ascontiguousarray(w).reshape(K * C, 9)
     U = np.empty((ALPHA * ALPHA, K * C), w.dtype)
-    parallel_range(partial(_weight, w9, U), K * C, U.size)
+    parallel_range(partial(_weight, w9, U), K * C, w.size)   # w: the smaller side
     return U.reshape(ALPHA * ALPHA, K, C)
 
 
@@ -439,5 +439,5 @@ def winograd_weight_backward(gU):
     K, C = gU.shape[1:]
     g36 = np.ascontiguousarray(gU).reshape(ALPHA * ALPHA, K * C)
     gw = np.empty((K * C, 9), gU.dtype)
-    parallel_range(partial(_weight_backward, g36, gw), K * C, g36.size)
+    parallel_range(partial(_weight_backward, g36, gw), K * C, gw.size)
     return gw.reshape(K, C, 3, 3)
