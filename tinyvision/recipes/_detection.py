@@ -64,11 +64,10 @@ def dihedral(rng, image, target):
     boxes = np.array(target["boxes"], np.float32).reshape(-1, 4)
     if rng.random() < 0.5:                                   # (x, y) -> (y, x)
         image, boxes = image.transpose(0, 2, 1), boxes[:, [1, 0, 3, 2]]
-    height, width = image.shape[-2:]
-    if rng.random() < 0.5:                                   # x -> W − x
-        image, boxes[:, [0, 2]] = image[..., ::-1], width - boxes[:, [2, 0]]
+    image, target = hflip(rng, image, dict(target, boxes=boxes))    # x -> W − x
+    boxes = target["boxes"]
     if rng.random() < 0.5:                                   # y -> H − y
-        image, boxes[:, [1, 3]] = image[..., ::-1, :], height - boxes[:, [3, 1]]
+        image, boxes[:, [1, 3]] = image[..., ::-1, :], image.shape[-2] - boxes[:, [3, 1]]
     return image, dict(target, boxes=boxes)
 
 
