@@ -78,6 +78,25 @@ def test_matching_labels_foreground_background_and_ignored_by_iou():
     assert 1 <= (lowq == 1).sum() <= 9              # its best anchors (ties kept)
 
 
+
+def test_atss_matching_gives_every_object_positives_and_ignores_nothing():
+    model = _tiny(matcher="atss")
+    anchors = model.anchors((64, 64), [(16, 16), (8, 8), (4, 4)])
+    _, targets = _scenes(2)
+    labels, box_targets = model.assign_targets(targets, anchors)
+    assert (labels >= 0).all()                                      # no ignore band
+    for i, t in enumerate(targets):
+        assert set(labels[i][labels[i] > 0]) == set(t["labels"].tolist())
+    # the 6-px object that only a low-quality match reaches under the IoU matcher
+    tiny = [{"boxes": np.array([[30, 30, 36, 36]], np.float32), "labels": np.array([1])}]
+    assert (model.assign_targets(tiny, anchors)[0] == 1).sum() >= 2
+    images, targets = _scenes(2)
+    model.train()
+    losses = model(images, targets)
+    assert all(np.isfinite(v.item()) for v in losses.values())
+    with pytest.raises(ValueError, match="RetinaNet: matcher must be 'iou' or 'atss'"):
+        RetinaNet(5, matcher="fixed")
+
 def test_losses_equal_a_hand_computation():
     x = np.array([[[2.0, -1.0], [0.5, 0.0], [3.0, 3.0], [-2.0, 1.5]]], np.float32)   # (1, 4, 2)
     labels = np.array([[1, 0, -1, 2]])                      # fg, bg, ignored, fg

@@ -1,7 +1,9 @@
-"""BoxCoder, Matcher / SSDMatcher, assign_anchors_greedy, BalancedPositiveNegativeSampler and
-hard_negative_mining: the worked example of Dive into Deep Learning, constructed matching cases
-(ignore band, low-quality matches with ties), loop oracles, hypothesis properties (encode/decode
-round trip, sampler counts, mining counts), float64 gradchecks of the coder, bad input.
+"""BoxCoder, Matcher / SSDMatcher, ATSSMatcher, assign_anchors_greedy,
+BalancedPositiveNegativeSampler and hard_negative_mining: the worked example of Dive into Deep
+Learning, constructed matching cases (ignore band, low-quality matches with ties, ATSS's
+thresholds), loop oracles, hypothesis properties (encode/decode round trip, ATSS's invariance
+to shifts and scales, sampler counts, mining counts), float64 gradchecks of the coder, bad
+input.
 """
 import math
 import re
@@ -11,8 +13,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import tinyvision as tv
-from tinyvision.ops import (BalancedPositiveNegativeSampler, BoxCoder, Matcher, SSDMatcher,
-                            assign_anchors_greedy, box_iou, hard_negative_mining)
+from tinyvision.ops import (ATSSMatcher, BalancedPositiveNegativeSampler, BoxCoder, Matcher,
+                            SSDMatcher, assign_anchors_greedy, box_iou, hard_negative_mining)
 
 # D2L §14.4.3: a dog and a cat (normalised xyxy) and five anchors.
 D2L_GT = np.array([[0.1, 0.08, 0.52, 0.92], [0.55, 0.2, 0.9, 0.88]])
@@ -161,6 +163,72 @@ def test_matcher_empty_and_ssd():
     assert SSDMatcher(0.5)(q).numpy().tolist() == [1, -1]
 
 
+# ---- ATSSMatcher ---------------------------------------------------------------------------------
+# Two levels: four 10 px anchors on a stride-10 grid, one 20 px anchor (one anchor per location).
+ATSS_ANCHORS = np.array([[0, 0, 10, 10], [10, 0, 20, 10], [0, 10, 10, 20], [10, 10, 20, 20],
+                         [0, 0, 20, 20]], np.float64)
+
+
+def test_atss_threshold_is_mean_plus_std_of_the_nearest_anchors():
+    gt = np.array([[0, 0, 12, 12]])
+    # nearest 2 per level: anchors 0 and 1 (1 and 2 tie; the lower index wins), and 4
+    iou = box_iou(gt, ATSS_ANCHORS).numpy()[0]
+    candidates = iou[[0, 1, 4]]                               # 0.694, 0.089, 0.36
+    threshold = candidates.mean() + candidates.std(ddof=1)    # 0.684
+    assert iou[0] >= threshold > iou[4]
+    assert ATSSMatcher(2, 1)(gt, ATSS_ANCHORS, [4, 1]).numpy().tolist() == [0, -1, -1, -1, -1]
+    # a second, larger object takes the large anchor; the 4 small ones overlap it by 0.24 only
+    two = np.array([[0, 0, 12, 12], [1, 1, 19, 19]])
+    assert ATSSMatcher(2, 1)(two, ATSS_ANCHORS, [4, 1]).numpy().tolist() == [0, -1, -1, -1, 1]
+
+
+def test_atss_gives_a_small_object_positives_a_fixed_threshold_would_not():
+    # 8 px anchors on a stride-8 grid: a 5 px object overlaps none by 0.5 (Matcher: none)
+    xy = np.stack(np.meshgrid(np.arange(4) * 8, np.arange(4) * 8), -1).reshape(-1, 2)
+    anchors = np.concatenate([xy - 4, xy + 4], 1).astype(np.float64)
+    gt = np.array([[5, 6, 10, 11]])                           # holds the anchor centre (8, 8)
+    assert (box_iou(gt, anchors).numpy() < 0.5).all()
+    matched = ATSSMatcher(4, 1)(gt, anchors, [16]).numpy()
+    assert np.flatnonzero(matched == 0).tolist() == [5]       # the anchor centred at (8, 8)
+    # narrower than the stride and between the centres: it keeps its best candidate
+    between = np.array([[9, 9, 15, 15]])
+    iou = box_iou(between, anchors).numpy()[0]
+    assert np.flatnonzero(ATSSMatcher(4, 1)(between, anchors, [16]).numpy() == 0).tolist() == \
+        [int(iou.argmax())]
+
+
+def test_atss_anchor_claimed_twice_goes_to_the_larger_iou():
+    gts = np.array([[1, 1, 19, 19], [0, 0, 20, 20]])         # IoU with anchor 4: 0.81 and 1
+    matched = ATSSMatcher(2, 1)(gts, ATSS_ANCHORS, [4, 1]).numpy()
+    assert matched[4] == 1
+    assert ATSSMatcher()(np.zeros((0, 4)), ATSS_ANCHORS, [5]).numpy().tolist() == [-1] * 5
+
+
+@given(st.integers(0, 2 ** 31 - 1), st.integers(-20, 20), st.integers(-20, 20))
+def test_atss_is_unchanged_by_translating_and_scaling_everything(seed, dx, dy):
+    rng = np.random.default_rng(seed)
+    centres = np.stack(np.meshgrid(np.arange(8) * 4 + 2, np.arange(8) * 4 + 2), -1).reshape(-1, 2)
+    level1 = np.concatenate([centres - 3, centres + 3], 1)
+    level2 = np.concatenate([centres[::4] - 6, centres[::4] + 6], 1)
+    anchors = np.concatenate([level1, level2]).astype(np.float64)
+    xy = rng.integers(0, 24, (3, 2))
+    gts = np.concatenate([xy, xy + rng.integers(2, 12, (3, 2))], 1).astype(np.float64)
+    counts = [len(level1), len(level2)]
+    matched = ATSSMatcher(3, 1)(gts, anchors, counts).numpy()
+    shift = np.array([dx, dy, dx, dy])
+    assert ATSSMatcher(3, 1)(gts + shift, anchors + shift, counts).numpy().tolist() == \
+        matched.tolist()
+    assert ATSSMatcher(3, 1)(gts * 2, anchors * 2, counts).numpy().tolist() == matched.tolist()
+    assert set(matched.tolist()) <= {-1, 0, 1, 2}
+    # an object alone always gets a positive, among its 3 nearest anchors of some level
+    alone = ATSSMatcher(3, 1)(gts[:1], anchors, counts).numpy()
+    centre = (gts[0, :2] + gts[0, 2:]) / 2
+    nearest = np.concatenate([np.argsort(np.linalg.norm((a[:, :2] + a[:, 2:]) / 2 - centre, axis=1),
+                                         kind="stable")[:3] + start
+                              for a, start in ((level1, 0), (level2, len(level1)))])
+    assert (alone == 0).sum() >= 1 and set(np.flatnonzero(alone == 0)) <= set(nearest)
+
+
 # ---- BalancedPositiveNegativeSampler -------------------------------------------------------------
 @given(st.integers(0, 2**32 - 1), st.integers(0, 300), st.integers(0, 64),
        st.floats(0, 1))
@@ -247,6 +315,11 @@ ERRORS = {
                      r"\(4,\)"]),
     "matcher NaN": (lambda: Matcher(0.7, 0.3)(np.array([[0.5, np.nan]])), ValueError,
                     ["Matcher", "NaN", r"\[0, 1\]"]),
+    "atss topk": (lambda: ATSSMatcher(0), ValueError, ["ATSSMatcher", "topk", "int >= 1", "0"]),
+    "atss counts": (lambda: ATSSMatcher()(np.zeros((1, 4)), ATSS_ANCHORS, [4, 2]), ValueError,
+                    ["ATSSMatcher", "num_anchors_per_level", "5 anchors", r"\[4, 2\]"]),
+    "atss boxes": (lambda: ATSSMatcher()(np.zeros((1, 3)), ATSS_ANCHORS, [5]), ValueError,
+                   ["ATSSMatcher", "gt_boxes", r"\(K, 4\)", r"\(1, 3\)"]),
     "greedy threshold": (lambda: assign_anchors_greedy(np.zeros((2, 2)), None), TypeError,
                          ["assign_anchors_greedy", "iou_threshold", "None"]),
     "sampler fraction": (lambda: BalancedPositiveNegativeSampler(256, 1.5), ValueError,

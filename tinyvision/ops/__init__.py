@@ -9,8 +9,8 @@ from .boxes import (box_area, box_convert, box_iou, clip_boxes_to_image, general
                     remove_small_boxes)
 from .anchors import AnchorGenerator, DefaultBoxes, multibox_prior
 from .coder import BoxCoder
-from .matcher import (BalancedPositiveNegativeSampler, Matcher, SSDMatcher, assign_anchors_greedy,
-                      hard_negative_mining)
+from .matcher import (ATSSMatcher, BalancedPositiveNegativeSampler, Matcher, SSDMatcher,
+                      assign_anchors_greedy, hard_negative_mining)
 from .nms import batched_nms, nms
 from .roi import MultiScaleRoIAlign, RoIAlign, RoIPool, roi_align, roi_pool
 from .feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool, LastLevelP6P7

@@ -4,6 +4,8 @@ anchors a loss looks at.
 - ``Matcher``: IoU thresholds with an ignore band, Faster R-CNN's rule [Ren15, §3.1.2], as
   torchvision's; ``SSDMatcher``: SSD's variant (one threshold, every object keeps its best
   anchor) [Liu16, §2.2 "Matching strategy"].
+- ``ATSSMatcher``: adaptive training sample selection, an IoU threshold of each object's own,
+  from the statistics of its nearest anchors [Zhang20, Alg. 1].
 - ``assign_anchors_greedy``: the lectures' greedy assignment [D2L, §14.4.3].
 - ``BalancedPositiveNegativeSampler``: a fixed-size minibatch per image with at most a given
   fraction of positives [Ren15, §3.1.3], as torchvision's.
@@ -15,13 +17,15 @@ References
 ----------
 [Ren15] S. Ren et al., "Faster R-CNN", NeurIPS 2015.
 [Liu16] W. Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016.
+[Zhang20] S. Zhang, C. Chi, Y. Yao, Z. Lei, S. Z. Li, "Bridging the Gap Between Anchor-based
+    and Anchor-free Detection via Adaptive Training Sample Selection", CVPR 2020.
 [D2L] A. Zhang et al., "Dive into Deep Learning", §14.4 Anchor Boxes.
 """
 import numpy as np
 
 from ..random import default_generator
 from ..tensor import as_array
-from .boxes import as_tensor
+from .boxes import as_tensor, box_iou
 
 
 def _matrix(x, fn, name, layout):
@@ -117,6 +121,89 @@ class SSDMatcher(Matcher):
             # The last ground truth naming a prediction wins it: unique over the reversed list.
             preds, first_from_end = np.unique(best[::-1], return_index=True)
             matches[preds] = q.shape[0] - 1 - first_from_end
+        return as_tensor(matches)
+
+
+class ATSSMatcher:
+    """Adaptive training sample selection [Zhang20, Alg. 1]: each object sets its own IoU
+    threshold from the anchors nearest to it.
+
+    A fixed threshold (``Matcher``'s 0.5) starves small objects: on a stride-8 grid no anchor
+    overlaps a 10 px shape by IoU 0.5, so it is learnt from one forced match while its
+    neighbours are taught "background". ATSS instead, for each ground truth g:
+
+    1. on each pyramid level, takes the ``topk`` · A anchors whose centres are nearest to
+       g's centre (the paper's k = 9 anchors, with one anchor per location; here A anchors
+       per location count as one: the ``topk`` nearest locations);
+    2. t_g = mean + std of those candidates' IoUs with g (the sample std, ddof = 1);
+    3. makes positive the candidates with IoU ≥ t_g whose centre lies inside g.
+
+    An anchor claimed by several objects goes to the one it overlaps most. Every other anchor
+    is background: there is no ignore band. A large object's candidates overlap it well and
+    its threshold is high; a small object's overlap it little and its threshold drops with
+    them, so every object gets a few positives, however it sits on the grid. One left with
+    none (narrower than the stride, it may hold no anchor centre) keeps its best candidate.
+
+    Call ``matcher(gt_boxes, anchors, num_anchors_per_level)`` with (M, 4) and (N, 4) xyxy
+    boxes, the anchors ordered level by level, and the count of each level's anchors (they
+    sum to N). Returns an int64 Tensor (N,): the index of the matched ground truth, or
+    −1 (``BELOW_LOW_THRESHOLD``) for background.
+    """
+
+    BELOW_LOW_THRESHOLD = Matcher.BELOW_LOW_THRESHOLD
+
+    def __init__(self, topk=9, num_anchors_per_location=1):
+        for name, value in (("topk", topk), ("num_anchors_per_location",
+                                              num_anchors_per_location)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"ATSSMatcher: {name} must be an int >= 1, got {value!r}")
+        self.topk, self.num_anchors_per_location = int(topk), int(num_anchors_per_location)
+
+    def __call__(self, gt_boxes, anchors, num_anchors_per_level):
+        g = _matrix(gt_boxes, "ATSSMatcher", "gt_boxes", "(M, 4) xyxy")
+        a = _matrix(anchors, "ATSSMatcher", "anchors", "(N, 4) xyxy")
+        for name, x in (("gt_boxes", g), ("anchors", a)):
+            if x.shape[1] != 4:
+                raise ValueError(f"ATSSMatcher: {name} must have shape (K, 4), got {x.shape}")
+        counts = [int(c) for c in num_anchors_per_level]
+        if any(c < 0 for c in counts) or sum(counts) != len(a):
+            raise ValueError(f"ATSSMatcher: num_anchors_per_level must be counts that sum to "
+                             f"the {len(a)} anchors, got {counts}")
+        M, N = len(g), len(a)
+        matches = np.full(N, self.BELOW_LOW_THRESHOLD, np.int64)
+        if M == 0 or N == 0:
+            return as_tensor(matches)
+        iou = box_iou(g, a).numpy().astype(np.float64)                  # (M, N)
+        gt_centres = (g[:, :2] + g[:, 2:]) / 2                          # (M, 2)
+        anchor_centres = (a[:, :2] + a[:, 2:]) / 2                      # (N, 2)
+        distance = np.linalg.norm(gt_centres[:, None] - anchor_centres[None], axis=2)  # (M, N)
+        # 1. the nearest topk·A anchors of every level ("stable": ties go to the lower index)
+        candidates, start = [], 0
+        for count in counts:
+            k = min(self.topk * self.num_anchors_per_location, count)
+            order = np.argsort(distance[:, start:start + count], axis=1, kind="stable")
+            candidates.append(order[:, :k] + start)
+            start += count
+        candidates = np.concatenate(candidates, axis=1)                 # (M, C)
+        candidate_iou = np.take_along_axis(iou, candidates, axis=1)     # (M, C)
+        # 2. each object's threshold: the mean plus the std of its candidates' IoUs
+        ddof = 1 if candidates.shape[1] > 1 else 0
+        threshold = candidate_iou.mean(axis=1) + candidate_iou.std(axis=1, ddof=ddof)
+        # 3. positive: IoU at least the threshold and the anchor's centre inside the object
+        c = anchor_centres[candidates]                                  # (M, C, 2)
+        inside = ((c > g[:, None, :2]) & (c < g[:, None, 2:])).all(axis=2)
+        positive = (candidate_iou >= threshold[:, None]) & inside
+        # NOTE: not in [Zhang20]: an object narrower than the stride may hold no anchor centre
+        # and get no positive; it keeps its best candidate, as Matcher's low-quality matches.
+        none = ~positive.any(axis=1)
+        positive[none, candidate_iou[none].argmax(axis=1)] = True
+        # an anchor claimed by several objects goes to the one it overlaps most
+        claim = np.full((M, N), -np.inf)
+        rows = np.repeat(np.arange(M), candidates.shape[1])
+        claim[rows[positive.ravel()], candidates[positive]] = candidate_iou[positive]
+        best = claim.max(axis=0)
+        claimed = np.isfinite(best)
+        matches[claimed] = claim.argmax(axis=0)[claimed]
         return as_tensor(matches)
 
 
