@@ -1,7 +1,7 @@
 """Quality bar of SSD (issue 7) on ShapesScenes' default test split (all 500 scenes, 128x128):
 mAP@0.5 >= 0.85, trained by the recipe in at most 15 minutes (900 s) on 2 cores.
 
-Slow (about 15 minutes on 2 cores): ``pytest -m slow tests/quality/test_ssd_quality.py -s``.
+Slow (about 14 minutes on 2 cores): ``pytest -m slow tests/quality/test_ssd_quality.py -s``.
 """
 import pytest
 
