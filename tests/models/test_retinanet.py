@@ -78,7 +78,6 @@ def test_matching_labels_foreground_background_and_ignored_by_iou():
     assert 1 <= (lowq == 1).sum() <= 9              # its best anchors (ties kept)
 
 
-
 def test_atss_matching_gives_every_object_positives_and_ignores_nothing():
     model = _tiny(matcher="atss")
     anchors = model.anchors((64, 64), [(16, 16), (8, 8), (4, 4)])
@@ -96,6 +95,7 @@ def test_atss_matching_gives_every_object_positives_and_ignores_nothing():
     assert all(np.isfinite(v.item()) for v in losses.values())
     with pytest.raises(ValueError, match="RetinaNet: matcher must be 'iou' or 'atss'"):
         RetinaNet(5, matcher="fixed")
+
 
 def test_losses_equal_a_hand_computation():
     x = np.array([[[2.0, -1.0], [0.5, 0.0], [3.0, 3.0], [-2.0, 1.5]]], np.float32)   # (1, 4, 2)

@@ -198,9 +198,9 @@ class ATSSMatcher:
         none = ~positive.any(axis=1)
         positive[none, candidate_iou[none].argmax(axis=1)] = True
         # an anchor claimed by several objects goes to the one it overlaps most
-        claim = np.full((M, N), -np.inf)
-        rows = np.repeat(np.arange(M), candidates.shape[1])
-        claim[rows[positive.ravel()], candidates[positive]] = candidate_iou[positive]
+        m, j = np.nonzero(positive)
+        claim = np.full((M, N), -np.inf)                                # IoU of each claim
+        claim[m, candidates[m, j]] = candidate_iou[m, j]
         best = claim.max(axis=0)
         claimed = np.isfinite(best)
         matches[claimed] = claim.argmax(axis=0)[claimed]
